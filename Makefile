@@ -1,0 +1,43 @@
+# The front door. On a fresh Debian 12 machine `make demo` and `make test` are all
+# the set-up there is: both run `make deps` first, which installs only what is missing.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+JOBS ?= $(shell nproc)
+
+# Debian packages the build, the tests and the demo need.
+DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
+                libcli11-dev libfmt-dev liburing-dev \
+                python3 socat ncat netcat-openbsd procps iproute2
+
+.PHONY: all build deps configure test test-asan test-tsan demo clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(DEB_PACKAGES)
+
+configure:
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build PRESET=$(PRESET)
+	@ctest --preset $(PRESET)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory test PRESET=asan
+
+test-tsan: deps
+	@$(MAKE) --no-print-directory test PRESET=tsan
+
+demo: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/demo.sh build/release/tools/sockit/sockit
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	@rm -rf build

@@ -1,0 +1,85 @@
+// Listener: a listening stream or seqpacket socket, and listen() to make one.
+//
+// Unix paths are handled the way a restarted daemon needs (the reference's
+// "EADDRINUSE after a crash"): if the path exists, listen() probes it with a
+// connect. Refused means a stale file from a dead server: it is removed and the
+// bind goes on. A live server means errc::address_in_use and its file is not
+// touched; a path that is not a socket is errc::not_a_socket_file, never deleted.
+// (The probe is one connection the live server sees open and close at once. Two
+// servers starting at the same instant on one stale path can still race between
+// unlink and bind; the loser then gets EADDRINUSE.)
+// The socket file gets `unix_mode` (default 0600) and, on request, its parent
+// directory is created with 0700. The Listener removes its path when it closes,
+// but only if the file is still the one it bound (a newer server's file is left alone).
+// Abstract names need none of this.
+//
+// TCP listeners set SO_REUSEADDR by default, so a restart rebinds while old
+// connections sit in TIME_WAIT. The backlog is clamped to
+// /proc/sys/net/core/somaxconn, and backlog() reports what was used.
+//
+// Ownership: the Listener owns its fd and (for a Unix path) its socket file.
+// Threads: accept() may be called from one thread at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "sockit/address.hpp"
+#include "sockit/deadline.hpp"
+#include "sockit/seqpacket_socket.hpp"
+#include "sockit/socket.hpp"
+#include "sockit/stream_socket.hpp"
+#include "sockit/tcp_options.hpp"
+
+namespace sockit {
+
+struct ListenOptions {
+  int backlog = 511;                 // clamped to somaxconn
+  bool reuse_address = true;         // TCP: rebind while old connections are in TIME_WAIT
+  bool reuse_port = false;           // TCP: several listeners share the port (SO_REUSEPORT)
+  int fast_open_queue = 0;           // TCP: >0 enables TCP Fast Open with this queue length
+  bool v6_only = false;              // IPv6: refuse IPv4-mapped connections
+  mode_t unix_mode = 0600;           // Unix path: the socket file's permissions
+  bool create_parent_directory = false;  // Unix path: mkdir -p the parent with 0700
+  bool remove_stale = true;          // Unix path: remove a stale socket file (see above)
+};
+
+class Listener : public Socket, public TcpOptions<Listener> {
+ public:
+  Listener() = default;
+  Listener(Listener&& other) noexcept;
+  Listener& operator=(Listener&& other) noexcept;
+  ~Listener();
+
+  using Socket::native_handle;
+
+  // Waits for a connection (until the deadline) and returns it. On a seqpacket
+  // listener use accept_seqpacket(); the wrong one is errc::wrong_transport.
+  [[nodiscard]] Result<StreamSocket> accept(Deadline deadline = {});
+  [[nodiscard]] Result<SeqPacketSocket> accept_seqpacket(Deadline deadline = {});
+  // Like accept() but returns the raw connected Fd (used by the event layer).
+  [[nodiscard]] Result<Fd> accept_fd(Deadline deadline = {}, bool non_blocking = false);
+
+  // The backlog actually passed to listen(2), after clamping.
+  [[nodiscard]] int backlog() const noexcept { return backlog_; }
+  // Closes the socket and removes the Unix socket file it created.
+  void close() noexcept;
+
+ private:
+  friend Result<Listener> listen(const Address&, const ListenOptions&);
+  Listener(Fd fd, Transport transport, int backlog) noexcept
+      : Socket(std::move(fd), transport), backlog_(backlog) {}
+  void remove_socket_file() noexcept;
+
+  int backlog_ = 0;
+  std::string bound_path_;  // non-empty when we own a socket file
+  dev_t bound_dev_ = 0;
+  ino_t bound_ino_ = 0;
+};
+
+// Listens on a tcp://, unix:, unix-seqpacket: address (never a datagram one:
+// errc::wrong_transport; use DatagramSocket::bind).
+[[nodiscard]] Result<Listener> listen(const Address& address, const ListenOptions& options = {});
+
+}  // namespace sockit

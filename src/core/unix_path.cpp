@@ -1,0 +1,82 @@
+#include "core/unix_path.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
+
+namespace sockit::detail {
+namespace {
+
+// Decides what an existing path is: Status ok means "free to bind" (removed or absent).
+Status clear_stale_path(const Address& address, const Endpoint& endpoint, bool remove_stale) {
+  struct stat st {};
+  if (::lstat(address.path().c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return fail(sys::last_error());
+  }
+  if (!S_ISSOCK(st.st_mode)) return fail(errc::not_a_socket_file);
+  if (!remove_stale) return fail(errc::address_in_use);
+
+  // Probe with a non-blocking connect of the same socket type: a live server
+  // accepts (or its backlog is full: EAGAIN), a dead one's file refuses.
+  auto probe = sys::socket(AF_UNIX, address.socket_type() | SOCK_NONBLOCK);
+  if (!probe) return fail(probe.error());
+  auto connected = sys::connect(probe->get(), endpoint);
+  if (connected || sys::is_would_block(connected.error()) ||
+      connected.error() == std::errc::operation_in_progress) {
+    return fail(errc::address_in_use);
+  }
+  if (connected.error() != std::errc::connection_refused) return fail(connected.error());
+  if (::unlink(address.path().c_str()) != 0 && errno != ENOENT) return fail(sys::last_error());
+  return {};
+}
+
+Status create_parent(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) return fail(ec);
+  // Only the owner may reach the socket: the article's "directory with 0700".
+  std::filesystem::permissions(parent, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return fail(ec);
+  return {};
+}
+
+}  // namespace
+
+Result<BoundUnixPath> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
+                                     const UnixPathOptions& options) {
+  if (options.create_parent_directory) {
+    if (auto s = create_parent(address.path()); !s) return fail(s.error());
+  }
+  if (auto s = clear_stale_path(address, endpoint, options.remove_stale); !s) return fail(s.error());
+  if (auto s = sys::bind(fd, endpoint); !s) return fail(s.error());
+
+  BoundUnixPath bound{address.path(), 0, 0};
+  struct stat st {};
+  if (::stat(bound.path.c_str(), &st) != 0 || ::chmod(bound.path.c_str(), options.mode) != 0) {
+    const auto ec = sys::last_error();
+    ::unlink(bound.path.c_str());
+    return fail(ec);
+  }
+  bound.dev = st.st_dev;
+  bound.ino = st.st_ino;
+  return bound;
+}
+
+void remove_bound_unix_path(const BoundUnixPath& bound) noexcept {
+  if (bound.path.empty()) return;
+  struct stat st {};
+  if (::lstat(bound.path.c_str(), &st) != 0) return;
+  if (st.st_dev != bound.dev || st.st_ino != bound.ino) return;  // a newer server's file
+  ::unlink(bound.path.c_str());
+}
+
+}  // namespace sockit::detail
