@@ -44,10 +44,13 @@ class DatagramSocket : public Socket {
  public:
   DatagramSocket() = default;
   DatagramSocket(Fd fd, Transport transport) noexcept : Socket(std::move(fd), transport) {}
+  DatagramSocket(Fd fd, Transport transport, SocketFile file) noexcept
+      : Socket(std::move(fd), transport, std::move(file)) {}
 
   // A socket bound to `address` (udp:// or unix-dgram:). Port 0 takes an ephemeral
-  // port; a Unix path gets the same stale-file handling as listen().
-  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address);
+  // port; a Unix path gets the same stale-file handling, mode and cleanup as listen()
+  // (see listener.hpp), with `unix_mode` for the socket file.
+  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, mode_t unix_mode = 0600);
   // A socket connected to `address`. A Unix client is auto-bound to a fresh abstract
   // name so the peer can reply.
   [[nodiscard]] static Result<DatagramSocket> connect(const Address& address);

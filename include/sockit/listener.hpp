@@ -48,9 +48,6 @@ struct ListenOptions {
 class Listener : public Socket, public TcpOptions<Listener> {
  public:
   Listener() = default;
-  Listener(Listener&& other) noexcept;
-  Listener& operator=(Listener&& other) noexcept;
-  ~Listener();
 
   using Socket::native_handle;
 
@@ -63,19 +60,12 @@ class Listener : public Socket, public TcpOptions<Listener> {
 
   // The backlog actually passed to listen(2), after clamping.
   [[nodiscard]] int backlog() const noexcept { return backlog_; }
-  // Closes the socket and removes the Unix socket file it created.
-  void close() noexcept;
-
  private:
   friend Result<Listener> listen(const Address&, const ListenOptions&);
-  Listener(Fd fd, Transport transport, int backlog) noexcept
-      : Socket(std::move(fd), transport), backlog_(backlog) {}
-  void remove_socket_file() noexcept;
+  Listener(Fd fd, Transport transport, int backlog, SocketFile file) noexcept
+      : Socket(std::move(fd), transport, std::move(file)), backlog_(backlog) {}
 
   int backlog_ = 0;
-  std::string bound_path_;  // non-empty when we own a socket file
-  dev_t bound_dev_ = 0;
-  ino_t bound_ino_ = 0;
 };
 
 // Listens on a tcp://, unix:, unix-seqpacket: address (never a datagram one:

@@ -16,6 +16,7 @@
 #include "sockit/address.hpp"
 #include "sockit/fd.hpp"
 #include "sockit/result.hpp"
+#include "sockit/socket_file.hpp"
 
 namespace sockit {
 
@@ -25,10 +26,18 @@ class Socket {
  public:
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
   [[nodiscard]] bool is_open() const noexcept { return fd_.valid(); }
-  // Closes now (the destructor would too).
-  void close() noexcept { fd_.reset(); }
-  // Gives the descriptor away; this Socket is then closed.
-  [[nodiscard]] Fd release() noexcept { return std::move(fd_); }
+  // Closes now (the destructor would too). A Unix socket file this socket created
+  // (listen, DatagramSocket::bind) is removed first, so a new server can take the path.
+  void close() noexcept {
+    file_.remove();
+    fd_.reset();
+  }
+  // Gives the descriptor away; this Socket is then closed. The socket file, if any,
+  // goes with it: it is left on disk for the new owner.
+  [[nodiscard]] Fd release() noexcept {
+    file_.forget();
+    return std::move(fd_);
+  }
 
   [[nodiscard]] Result<Address> local_address() const;
   [[nodiscard]] Result<Address> peer_address() const;
@@ -78,11 +87,16 @@ class Socket {
  protected:
   Socket() = default;
   Socket(Fd fd, Transport transport) noexcept : fd_(std::move(fd)), transport_(transport) {}
+  Socket(Fd fd, Transport transport, SocketFile file) noexcept
+      : file_(std::move(file)), fd_(std::move(fd)), transport_(transport) {}
   ~Socket() = default;
   Socket(Socket&&) noexcept = default;
   Socket& operator=(Socket&&) noexcept = default;
 
  private:
+  // Destroyed after fd_ (reverse declaration order); that is safe because removal
+  // checks the inode, so a newer server's file at the same path is never touched.
+  SocketFile file_;
   Fd fd_;
   Transport transport_ = Transport::unix_stream;
 };

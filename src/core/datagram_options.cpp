@@ -71,7 +71,9 @@ Status membership(int fd, std::string_view group, unsigned interface_index, bool
 
 }  // namespace
 
-Status DatagramSocket::set_broadcast(bool on) { return sys::set_option(native_handle(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0); }
+Status DatagramSocket::set_broadcast(bool on) {
+  return sys::set_option(native_handle(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0);
+}
 
 Result<bool> DatagramSocket::broadcast() const {
   auto v = sys::get_option<int>(native_handle(), SOL_SOCKET, SO_BROADCAST);
@@ -90,7 +92,9 @@ Status DatagramSocket::leave_multicast(std::string_view group, unsigned interfac
 Status DatagramSocket::set_multicast_ttl(int hops) { return set_int(native_handle(), kTtl4, kTtl6, hops); }
 Result<int> DatagramSocket::multicast_ttl() const { return get_int(native_handle(), kTtl4, kTtl6); }
 
-Status DatagramSocket::set_multicast_loopback(bool on) { return set_int(native_handle(), kLoop4, kLoop6, on ? 1 : 0); }
+Status DatagramSocket::set_multicast_loopback(bool on) {
+  return set_int(native_handle(), kLoop4, kLoop6, on ? 1 : 0);
+}
 
 Result<bool> DatagramSocket::multicast_loopback() const {
   auto v = get_int(native_handle(), kLoop4, kLoop6);

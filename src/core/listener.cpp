@@ -37,42 +37,6 @@ Status apply_tcp_options(int fd, int family, const ListenOptions& options) {
 
 }  // namespace
 
-Listener::Listener(Listener&& other) noexcept
-    : Socket(std::move(other)),
-      backlog_(other.backlog_),
-      bound_path_(std::move(other.bound_path_)),
-      bound_dev_(other.bound_dev_),
-      bound_ino_(other.bound_ino_) {
-  other.bound_path_.clear();
-}
-
-Listener& Listener::operator=(Listener&& other) noexcept {
-  if (this != &other) {
-    close();
-    Socket::operator=(std::move(other));
-    backlog_ = other.backlog_;
-    bound_path_ = std::move(other.bound_path_);
-    bound_dev_ = other.bound_dev_;
-    bound_ino_ = other.bound_ino_;
-    other.bound_path_.clear();
-  }
-  return *this;
-}
-
-Listener::~Listener() { close(); }
-
-void Listener::close() noexcept {
-  // Remove the file first: once our fd is closed a new server may bind the path.
-  remove_socket_file();
-  Socket::close();
-}
-
-void Listener::remove_socket_file() noexcept {
-  if (bound_path_.empty()) return;
-  detail::remove_bound_unix_path({bound_path_, bound_dev_, bound_ino_});
-  bound_path_.clear();
-}
-
 Result<Fd> Listener::accept_fd(Deadline deadline, bool non_blocking) {
   // The listening fd is always non-blocking, so accept never blocks past the
   // deadline even if a connection is reset between poll and accept.
@@ -109,12 +73,12 @@ Result<Listener> listen(const Address& address, const ListenOptions& options) {
   auto fd = sys::socket(endpoint.family(), address.socket_type() | SOCK_NONBLOCK);
   if (!fd) return fail(fd.error());
 
-  detail::BoundUnixPath bound;
+  SocketFile file;
   if (address.is_unix() && !address.is_abstract()) {
-    auto b = detail::bind_unix_path(fd->get(), address, endpoint,
-                                    {options.unix_mode, options.create_parent_directory, options.remove_stale});
-    if (!b) return fail(b.error());
-    bound = std::move(*b);
+    auto bound = detail::bind_unix_path(fd->get(), address, endpoint,
+                                        {options.unix_mode, options.create_parent_directory, options.remove_stale});
+    if (!bound) return fail(bound.error());
+    file = std::move(*bound);  // from here on, an early return removes the file
   } else {
     if (address.is_inet()) {
       if (auto s = apply_tcp_options(fd->get(), endpoint.family(), options); !s) return fail(s.error());
@@ -123,10 +87,7 @@ Result<Listener> listen(const Address& address, const ListenOptions& options) {
   }
 
   const int backlog = clamp_backlog(options.backlog);
-  Listener listener(std::move(*fd), address.transport(), backlog);
-  listener.bound_path_ = bound.path;  // from here on the Listener removes the file
-  listener.bound_dev_ = bound.dev;
-  listener.bound_ino_ = bound.ino;
+  Listener listener(std::move(*fd), address.transport(), backlog, std::move(file));
 
   if (options.fast_open_queue > 0) {
     if (auto s = listener.set_fast_open(options.fast_open_queue); !s) return fail(s.error());

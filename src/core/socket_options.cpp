@@ -17,10 +17,9 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::seconds;
 
-// The kernel takes boolean options as int; anything else is EINVAL on some of them.
-Status set_flag(int fd, int level, int name, bool on) {
-  return sys::set_option(fd, level, name, on ? 1 : 0);
-}
+// Boolean options are ints in the setsockopt ABI (any non-zero is on); 1/0 keeps
+// the size right and the getter's answer exact.
+Status set_flag(int fd, int level, int name, bool on) { return sys::set_option(fd, level, name, on ? 1 : 0); }
 
 Result<bool> get_flag(int fd, int level, int name) {
   auto v = sys::get_option<int>(fd, level, name);
@@ -28,8 +27,8 @@ Result<bool> get_flag(int fd, int level, int name) {
   return *v != 0;
 }
 
-// A negative duration has no meaning here, and the kernel's handling of one differs
-// by option (SO_RCVTIMEO treats it as "no timeout"), so refuse it up front.
+// Linux quietly turns a negative timeout into "none" (wait forever), the opposite of
+// what a caller asking for a short one meant, so it is refused here instead.
 Status set_timeout(int fd, int name, microseconds timeout) {
   if (timeout < microseconds::zero()) return fail(errc::invalid_argument);
   const auto whole = std::chrono::duration_cast<seconds>(timeout);
@@ -55,24 +54,44 @@ Result<bool> Socket::reuse_port() const { return get_flag(native_handle(), SOL_S
 
 // Linux doubles the requested buffer sizes to leave room for its bookkeeping and
 // reports the doubled value; the getters pass that through unchanged (socket(7)).
-Status Socket::set_receive_buffer_size(int bytes) { return sys::set_option(native_handle(), SOL_SOCKET, SO_RCVBUF, bytes); }
-Result<int> Socket::receive_buffer_size() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_RCVBUF); }
+Status Socket::set_receive_buffer_size(int bytes) {
+  return sys::set_option(native_handle(), SOL_SOCKET, SO_RCVBUF, bytes);
+}
+Result<int> Socket::receive_buffer_size() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_RCVBUF);
+}
 
-Status Socket::set_send_buffer_size(int bytes) { return sys::set_option(native_handle(), SOL_SOCKET, SO_SNDBUF, bytes); }
-Result<int> Socket::send_buffer_size() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_SNDBUF); }
+Status Socket::set_send_buffer_size(int bytes) {
+  return sys::set_option(native_handle(), SOL_SOCKET, SO_SNDBUF, bytes);
+}
+Result<int> Socket::send_buffer_size() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_SNDBUF);
+}
 
-Status Socket::set_receive_low_water(int bytes) { return sys::set_option(native_handle(), SOL_SOCKET, SO_RCVLOWAT, bytes); }
-Result<int> Socket::receive_low_water() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_RCVLOWAT); }
+Status Socket::set_receive_low_water(int bytes) {
+  return sys::set_option(native_handle(), SOL_SOCKET, SO_RCVLOWAT, bytes);
+}
+Result<int> Socket::receive_low_water() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_RCVLOWAT);
+}
 
 // Linux answers ENOPROTOOPT; it is passed on rather than hidden, so a caller who
 // depends on a send low-water mark learns that it does not have one.
-Status Socket::set_send_low_water(int bytes) { return sys::set_option(native_handle(), SOL_SOCKET, SO_SNDLOWAT, bytes); }
-Result<int> Socket::send_low_water() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_SNDLOWAT); }
+Status Socket::set_send_low_water(int bytes) {
+  return sys::set_option(native_handle(), SOL_SOCKET, SO_SNDLOWAT, bytes);
+}
+Result<int> Socket::send_low_water() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_SNDLOWAT);
+}
 
-Status Socket::set_receive_timeout(microseconds timeout) { return set_timeout(native_handle(), SO_RCVTIMEO, timeout); }
+Status Socket::set_receive_timeout(microseconds timeout) {
+  return set_timeout(native_handle(), SO_RCVTIMEO, timeout);
+}
 Result<microseconds> Socket::receive_timeout() const { return get_timeout(native_handle(), SO_RCVTIMEO); }
 
-Status Socket::set_send_timeout(microseconds timeout) { return set_timeout(native_handle(), SO_SNDTIMEO, timeout); }
+Status Socket::set_send_timeout(microseconds timeout) {
+  return set_timeout(native_handle(), SO_SNDTIMEO, timeout);
+}
 Result<microseconds> Socket::send_timeout() const { return get_timeout(native_handle(), SO_SNDTIMEO); }
 
 Status Socket::set_linger(std::optional<seconds> linger) {
@@ -107,9 +126,15 @@ Result<std::error_code> Socket::pending_error() const {
   return std::error_code(*err, std::system_category());
 }
 
-Status Socket::set_pass_credentials(bool on) { return set_flag(native_handle(), SOL_SOCKET, SO_PASSCRED, on); }
+Status Socket::set_pass_credentials(bool on) {
+  return set_flag(native_handle(), SOL_SOCKET, SO_PASSCRED, on);
+}
 
-Result<int> Socket::kernel_socket_type() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_TYPE); }
-Result<int> Socket::kernel_family() const { return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_DOMAIN); }
+Result<int> Socket::kernel_socket_type() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_TYPE);
+}
+Result<int> Socket::kernel_family() const {
+  return sys::get_option<int>(native_handle(), SOL_SOCKET, SO_DOMAIN);
+}
 
 }  // namespace sockit

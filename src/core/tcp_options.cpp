@@ -4,13 +4,14 @@
 // kernel's own EOPNOTSUPP comes back. SO_KEEPALIVE is the exception: it lives at
 // SOL_SOCKET and Linux accepts it on any socket, so set_keepalive checks the
 // protocol first rather than report success for an option that does nothing.
+#include "sockit/tcp_options.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <climits>
 
-#include "sockit/tcp_options.hpp"
 #include "sys/error.hpp"
 #include "sys/syscalls.hpp"
 
@@ -99,7 +100,9 @@ Result<milliseconds> user_timeout(int fd) {
 }
 
 // The kernel caps the queue at net.core.somaxconn; the getter reports the capped value.
-Status set_fast_open(int fd, int queue_length) { return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, queue_length); }
+Status set_fast_open(int fd, int queue_length) {
+  return set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, queue_length);
+}
 Result<int> fast_open(int fd) { return get_int(fd, IPPROTO_TCP, TCP_FASTOPEN); }
 
 Status set_quick_ack(int fd, bool on) { return set_int(fd, IPPROTO_TCP, TCP_QUICKACK, on ? 1 : 0); }

@@ -51,7 +51,7 @@ Status create_parent(const std::string& path) {
 
 }  // namespace
 
-Result<BoundUnixPath> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
+Result<SocketFile> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
                                      const UnixPathOptions& options) {
   if (options.create_parent_directory) {
     if (auto s = create_parent(address.path()); !s) return fail(s.error());
@@ -59,24 +59,27 @@ Result<BoundUnixPath> bind_unix_path(int fd, const Address& address, const Endpo
   if (auto s = clear_stale_path(address, endpoint, options.remove_stale); !s) return fail(s.error());
   if (auto s = sys::bind(fd, endpoint); !s) return fail(s.error());
 
-  BoundUnixPath bound{address.path(), 0, 0};
+  const std::string& path = address.path();
   struct stat st {};
-  if (::stat(bound.path.c_str(), &st) != 0 || ::chmod(bound.path.c_str(), options.mode) != 0) {
+  if (::stat(path.c_str(), &st) != 0 || ::chmod(path.c_str(), options.mode) != 0) {
     const auto ec = sys::last_error();
-    ::unlink(bound.path.c_str());
+    ::unlink(path.c_str());
     return fail(ec);
   }
-  bound.dev = st.st_dev;
-  bound.ino = st.st_ino;
-  return bound;
+  return SocketFile(path, st.st_dev, st.st_ino);
 }
 
-void remove_bound_unix_path(const BoundUnixPath& bound) noexcept {
-  if (bound.path.empty()) return;
+}  // namespace sockit::detail
+
+namespace sockit {
+
+void SocketFile::remove() noexcept {
+  if (path_.empty()) return;
   struct stat st {};
-  if (::lstat(bound.path.c_str(), &st) != 0) return;
-  if (st.st_dev != bound.dev || st.st_ino != bound.ino) return;  // a newer server's file
-  ::unlink(bound.path.c_str());
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) {
+    ::unlink(path_.c_str());
+  }
+  path_.clear();
 }
 
 }  // namespace sockit::detail

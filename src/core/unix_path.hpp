@@ -4,7 +4,8 @@
 // If the path exists: a non-socket file is never touched (errc::not_a_socket_file);
 // a socket that refuses a connect is stale and is removed; one that accepts is a
 // live server (errc::address_in_use). Then bind, chmod to `mode`, and record the
-// inode so that cleanup removes only the file this process created.
+// inode (in the returned SocketFile) so that cleanup removes only the file this
+// process created.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 
 #include "sockit/address.hpp"
 #include "sockit/result.hpp"
+#include "sockit/socket_file.hpp"
 
 namespace sockit::detail {
 
@@ -22,18 +24,8 @@ struct UnixPathOptions {
   bool remove_stale = true;
 };
 
-// Identity of the socket file we bound, for safe removal later.
-struct BoundUnixPath {
-  std::string path;
-  dev_t dev = 0;
-  ino_t ino = 0;
-};
-
 // Binds `fd` (a fresh AF_UNIX socket of address.socket_type()) to address.path().
-Result<BoundUnixPath> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
+Result<SocketFile> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
                                      const UnixPathOptions& options);
-
-// Removes the file if it is still the one we bound. Never fails loudly: called from destructors.
-void remove_bound_unix_path(const BoundUnixPath& bound) noexcept;
 
 }  // namespace sockit::detail

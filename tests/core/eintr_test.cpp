@@ -153,7 +153,7 @@ TEST_P(EintrConnect, ConnectWaitsForRoomThroughASignalStorm) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, EintrConnect,
                          ::testing::Values("unix:@" + test::unique_abstract_name(), "tcp://127.0.0.1:0"),
-                         [](const auto& info) { return info.index == 0 ? std::string("unix") : std::string("tcp"); });
+                         [](const auto& param_info) { return param_info.index == 0 ? std::string("unix") : std::string("tcp"); });
 
 }  // namespace
 }  // namespace sockit

@@ -144,6 +144,19 @@ TEST(ListenerUnixPath, ANonSocketFileIsNeverRemoved) {
   EXPECT_EQ(content, "precious");
 }
 
+TEST(ListenerUnixPath, ReleasingTheDescriptorHandsOverTheFileToo) {
+  test::TempDir dir;
+  Fd kept;
+  {
+    auto listener = listen(parse("unix:" + dir.file("s.sock")));
+    ASSERT_TRUE(listener);
+    kept = listener->release();
+  }
+  EXPECT_TRUE(fs::exists(dir.file("s.sock"))) << "the released fd still listens there";
+  auto client = connect(parse("unix:" + dir.file("s.sock")), 5s);
+  EXPECT_TRUE(client) << client.error().message();
+}
+
 TEST(ListenerUnixPath, StaleRemovalCanBeTurnedOff) {
   test::TempDir dir;
   const std::string text = "unix:" + dir.file("s.sock");

@@ -1,5 +1,6 @@
 // Typed socket options: each setter is checked through its getter (what the kernel
 // reports), and the options that change behaviour are checked by that behaviour.
+#include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,9 +13,8 @@
 #include <optional>
 #include <string_view>
 
-#include <gtest/gtest.h>
-
 #include "sockit/sockit.hpp"
+#include "support/connected.hpp"
 
 namespace sockit {
 namespace {
@@ -38,31 +38,7 @@ DatagramSocket open_udp(int family = AF_INET) {
   return s ? std::move(*s) : DatagramSocket();
 }
 
-// A connected loopback TCP pair (listener kept so nothing is half-torn-down).
-struct TcpPair {
-  Listener listener;
-  StreamSocket client;
-  StreamSocket server;
-};
-
-std::optional<TcpPair> make_tcp_pair() {
-  auto address = Address::parse("tcp://127.0.0.1:0");
-  EXPECT_TRUE(address) << address.error().message();
-  if (!address) return std::nullopt;
-  auto listener = listen(*address);
-  EXPECT_TRUE(listener) << listener.error().message();
-  if (!listener) return std::nullopt;
-  auto bound = listener->local_address();
-  EXPECT_TRUE(bound) << bound.error().message();
-  if (!bound) return std::nullopt;
-  auto client = connect(*bound, 5s);
-  EXPECT_TRUE(client) << client.error().message();
-  if (!client) return std::nullopt;
-  auto server = listener->accept(5s);
-  EXPECT_TRUE(server) << server.error().message();
-  if (!server) return std::nullopt;
-  return TcpPair{std::move(*listener), std::move(*client), std::move(*server)};
-}
+constexpr const char* kLoopbackTcp = "tcp://127.0.0.1:0";
 
 // --- Socket ----------------------------------------------------------------------
 
@@ -151,12 +127,11 @@ TEST(SocketOptions, LingerRoundTrips) {
 }
 
 TEST(SocketOptions, LingerZeroMakesCloseAbortive) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  ASSERT_TRUE(pair->server.set_linger(0s));
-  pair->server.close();
+  auto pair = test::connected_pair(kLoopbackTcp);
+  ASSERT_TRUE(pair.server.set_linger(0s));
+  pair.server.close();
   std::array<std::byte, 16> buffer{};
-  auto got = pair->client.recv_some(buffer, 5s);
+  auto got = pair.client.recv_some(buffer, 5s);
   ASSERT_FALSE(got) << "recv returned " << *got << " instead of failing (a FIN, not a RST?)";
   EXPECT_EQ(got.error(), system_error(ECONNRESET)) << got.error().message();
 }
@@ -239,12 +214,11 @@ TEST(SocketOptions, KernelTypeAndFamilyAreReported) {
 // --- TCP -------------------------------------------------------------------------
 
 TEST(TcpOptions, NoDelayRoundTrips) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  ASSERT_TRUE(pair->client.set_no_delay(true));
-  EXPECT_EQ(value_of(pair->client.no_delay()), true);
-  ASSERT_TRUE(pair->client.set_no_delay(false));
-  EXPECT_EQ(value_of(pair->client.no_delay()), false);
+  auto pair = test::connected_pair(kLoopbackTcp);
+  ASSERT_TRUE(pair.client.set_no_delay(true));
+  EXPECT_EQ(value_of(pair.client.no_delay()), true);
+  ASSERT_TRUE(pair.client.set_no_delay(false));
+  EXPECT_EQ(value_of(pair.client.no_delay()), false);
 }
 
 TEST(TcpOptions, TcpOptionsOnAUnixSocketAreErrors) {
@@ -260,27 +234,25 @@ TEST(TcpOptions, TcpOptionsOnAUnixSocketAreErrors) {
 }
 
 TEST(TcpOptions, KeepaliveRoundTrips) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
+  auto pair = test::connected_pair(kLoopbackTcp);
   const Keepalive wanted{.enabled = true, .idle = 30s, .interval = 5s, .count = 4};
-  ASSERT_TRUE(pair->client.set_keepalive(wanted));
-  auto got = pair->client.keepalive();
+  ASSERT_TRUE(pair.client.set_keepalive(wanted));
+  auto got = pair.client.keepalive();
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_TRUE(got->enabled);
   EXPECT_EQ(got->idle, 30s);
   EXPECT_EQ(got->interval, 5s);
   EXPECT_EQ(got->count, 4);
-  ASSERT_TRUE(pair->client.set_keepalive({.enabled = false}));
-  EXPECT_FALSE(pair->client.keepalive()->enabled);
+  ASSERT_TRUE(pair.client.set_keepalive({.enabled = false}));
+  EXPECT_FALSE(pair.client.keepalive()->enabled);
 }
 
 TEST(TcpOptions, KeepaliveZeroTimersKeepTheKernelDefaults) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  auto before = pair->client.keepalive();
+  auto pair = test::connected_pair(kLoopbackTcp);
+  auto before = pair.client.keepalive();
   ASSERT_TRUE(before) << before.error().message();
-  ASSERT_TRUE(pair->client.set_keepalive({.enabled = true}));
-  auto after = pair->client.keepalive();
+  ASSERT_TRUE(pair.client.set_keepalive({.enabled = true}));
+  auto after = pair.client.keepalive();
   ASSERT_TRUE(after);
   EXPECT_TRUE(after->enabled);
   EXPECT_EQ(after->idle, before->idle);
@@ -289,32 +261,29 @@ TEST(TcpOptions, KeepaliveZeroTimersKeepTheKernelDefaults) {
 }
 
 TEST(TcpOptions, UserTimeoutRoundTrips) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  ASSERT_TRUE(pair->client.set_user_timeout(2500ms));
-  EXPECT_EQ(value_of(pair->client.user_timeout()), 2500ms);
+  auto pair = test::connected_pair(kLoopbackTcp);
+  ASSERT_TRUE(pair.client.set_user_timeout(2500ms));
+  EXPECT_EQ(value_of(pair.client.user_timeout()), 2500ms);
 }
 
 TEST(TcpOptions, FastOpenQueueLengthRoundTripsOnAListener) {
-  auto listener = listen(*Address::parse("tcp://127.0.0.1:0"));
+  auto listener = listen(*Address::parse(kLoopbackTcp));
   ASSERT_TRUE(listener) << listener.error().message();
   ASSERT_TRUE(listener->set_fast_open(5));
   EXPECT_EQ(value_of(listener->fast_open()), 5);
 }
 
 TEST(TcpOptions, QuickAckRoundTrips) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  ASSERT_TRUE(pair->client.set_quick_ack(false));
-  EXPECT_EQ(value_of(pair->client.quick_ack()), false);
-  ASSERT_TRUE(pair->client.set_quick_ack(true));
-  EXPECT_EQ(value_of(pair->client.quick_ack()), true);
+  auto pair = test::connected_pair(kLoopbackTcp);
+  ASSERT_TRUE(pair.client.set_quick_ack(false));
+  EXPECT_EQ(value_of(pair.client.quick_ack()), false);
+  ASSERT_TRUE(pair.client.set_quick_ack(true));
+  EXPECT_EQ(value_of(pair.client.quick_ack()), true);
 }
 
 TEST(TcpOptions, InfoReportsAnEstablishedConnection) {
-  auto pair = make_tcp_pair();
-  ASSERT_TRUE(pair);
-  auto info = pair->client.tcp_info();
+  auto pair = test::connected_pair(kLoopbackTcp);
+  auto info = pair.client.tcp_info();
   ASSERT_TRUE(info) << info.error().message();
   EXPECT_EQ(info->state, TCP_ESTABLISHED);
   EXPECT_GT(info->mss, 0u);

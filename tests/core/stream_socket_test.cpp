@@ -151,7 +151,7 @@ TEST_P(StreamSocketOver, AddressesReportTheTransport) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, StreamSocketOver, ::testing::Values("unix", "abstract", "tcp4", "tcp6"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& param_info) { return param_info.param; });
 
 TEST(StreamSocket, RecvSomeRefusesAnEmptyBuffer) {
   auto pair = stream_socket_pair();
