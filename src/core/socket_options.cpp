@@ -17,15 +17,8 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::seconds;
 
-// Boolean options are ints in the setsockopt ABI (any non-zero is on); 1/0 keeps
-// the size right and the getter's answer exact.
-Status set_flag(int fd, int level, int name, bool on) { return sys::set_option(fd, level, name, on ? 1 : 0); }
-
-Result<bool> get_flag(int fd, int level, int name) {
-  auto v = sys::get_option<int>(fd, level, name);
-  if (!v) return fail(v.error());
-  return *v != 0;
-}
+using sys::get_flag;
+using sys::set_flag;
 
 // Linux quietly turns a negative timeout into "none" (wait forever), the opposite of
 // what a caller asking for a short one meant, so it is refused here instead.

@@ -25,11 +25,7 @@ Status set_int(int fd, int level, int name, int value) { return sys::set_option(
 
 Result<int> get_int(int fd, int level, int name) { return sys::get_option<int>(fd, level, name); }
 
-Result<bool> get_flag(int fd, int level, int name) {
-  auto v = get_int(fd, level, name);
-  if (!v) return fail(v.error());
-  return *v != 0;
-}
+using sys::get_flag;
 
 // The kernel takes these as int; refuse what would wrap rather than set a different value.
 template <typename Duration>

@@ -57,4 +57,13 @@ Result<T> get_option(int fd, int level, int name) {
   return value;
 }
 
+// Boolean options are ints in the setsockopt ABI (any non-zero is on); writing
+// 1/0 keeps the size right and makes the getter's answer exact.
+inline Status set_flag(int fd, int level, int name, bool on) { return set_option(fd, level, name, on ? 1 : 0); }
+inline Result<bool> get_flag(int fd, int level, int name) {
+  auto v = get_option<int>(fd, level, name);
+  if (!v) return fail(v.error());
+  return *v != 0;
+}
+
 }  // namespace sockit::sys

@@ -328,6 +328,20 @@ TEST(Examples, SocketpairForkPrintsBothMessagesAndExitsZero) {
   EXPECT_EQ(o.err, "");
 }
 
+// --- quick_start (the README example) ---------------------------------------------
+
+TEST(Examples, QuickStartExchangesHelloOverAUnixPathAndTcp) {
+  sockit::test::TempDir dir;
+  for (const std::string& address : {"unix:" + dir.file("run/api.sock"), std::string("tcp://:0")}) {
+    SCOPED_TRACE(address);
+    Process program("quick_start", {address});
+    const Outcome o = program.finish(15s);
+    EXPECT_EQ(o.status, 0) << o.err;
+    EXPECT_TRUE(o.out.starts_with("received \"hello\" over ")) << o.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/api.sock"))) << "the listener removes its file";
+}
+
 // --- select_echo_server ------------------------------------------------------
 
 TEST(Examples, SelectServerEchoesForThreeConcurrentClientsAndExitsAfterTheyDisconnect) {
