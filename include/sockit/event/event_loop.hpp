@@ -1,0 +1,148 @@
+// EventLoop: one thread's event loop over a kernel backend chosen at run time
+// (select, poll, epoll, epoll-et, io_uring, or auto = io_uring if the kernel
+// allows it, else epoll).
+//
+// The loop speaks in operations, not readiness: a registered descriptor (IoHandle)
+// is asked to accept, receive, send or connect, and the loop calls back when the
+// operation completes. The readiness backends (select/poll/epoll) perform the
+// syscall when the descriptor is ready; io_uring submits it to the kernel (multishot
+// accept, multishot receive into a provided-buffer ring). Callers cannot tell the
+// difference except in speed, and the conformance suite checks that they cannot.
+//
+// Threads: one loop per thread. Every method is "loop thread only" unless marked
+// "any thread"; a debug build asserts it. The loop thread is the one that created
+// the loop, until run() is first called from another thread (then that one).
+// post() is the only way in from another thread.
+//
+// Ownership: the loop owns its backend, timers and wake-up descriptors. IoHandle,
+// TimerHandle and SignalHandle are RAII registrations: destroying one cancels it,
+// and no callback of a destroyed handle ever runs (io_uring completions that arrive
+// later are recognised by a generation counter and dropped).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sockit/address.hpp"
+#include "sockit/fd.hpp"
+#include "sockit/result.hpp"
+
+namespace sockit::event {
+
+class LoopCore;  // internal
+class IoHandle;
+
+using Task = std::move_only_function<void()>;
+
+struct LoopOptions {
+  // "auto", "select", "poll", "epoll", "epoll-et" or "io_uring".
+  std::string backend = "auto";
+  // io_uring: submission queue entries.
+  unsigned io_uring_entries = 512;
+  // Receive buffers: readiness backends read into one scratch buffer of this size;
+  // io_uring registers `receive_buffer_count` of them as a provided-buffer ring.
+  std::size_t receive_buffer_size = 64 * 1024;
+  unsigned receive_buffer_count = 256;  // a power of two (io_uring requirement)
+};
+
+// What the backend could and could not do, for stats and diagnostics.
+struct BackendInfo {
+  std::string name;                    // the backend in use ("epoll" when auto fell back)
+  std::vector<std::string> features;   // e.g. "multishot-accept", "provided-buffers"
+  std::vector<std::string> fallbacks;  // "feature: reason" for each feature not used
+};
+
+struct LoopStats {
+  std::uint64_t turns = 0;         // run_once iterations
+  std::uint64_t syscalls_wait = 0; // epoll_wait / poll / select / io_uring_enter calls
+  std::uint64_t timers_fired = 0;
+  std::uint64_t tasks_run = 0;     // posted tasks executed
+  std::size_t registered = 0;      // live IoHandles
+};
+
+class TimerHandle {
+ public:
+  TimerHandle() = default;
+  TimerHandle(TimerHandle&&) noexcept;
+  TimerHandle& operator=(TimerHandle&&) noexcept;
+  ~TimerHandle();  // cancels
+  void cancel();
+  [[nodiscard]] bool active() const;
+
+ private:
+  friend class EventLoop;
+  TimerHandle(LoopCore* core, std::uint64_t id) : core_(core), id_(id) {}
+  LoopCore* core_ = nullptr;
+  std::uint64_t id_ = 0;
+};
+
+class SignalHandle {
+ public:
+  SignalHandle() = default;
+  SignalHandle(SignalHandle&&) noexcept;
+  SignalHandle& operator=(SignalHandle&&) noexcept;
+  ~SignalHandle();  // stops delivering; the signal stays blocked in the loop thread
+
+ private:
+  friend class EventLoop;
+  SignalHandle(LoopCore* core, int signo) : core_(core), signo_(signo) {}
+  LoopCore* core_ = nullptr;
+  int signo_ = 0;
+};
+
+class EventLoop {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<EventLoop>> create(const LoopOptions& options = {});
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Backend names that can be created on this machine, in preference order
+  // (io_uring only if a probe ring could be set up). Any thread.
+  [[nodiscard]] static std::vector<std::string> available_backends();
+
+  [[nodiscard]] const BackendInfo& backend() const;
+  [[nodiscard]] LoopStats stats() const;
+
+  // Runs until stop(). Loop thread.
+  void run();
+  // One turn: waits up to `max_wait` (or until a timer is due) for events, then
+  // dispatches completions, expired timers and posted tasks. Loop thread.
+  Status run_once(std::chrono::milliseconds max_wait);
+  // Makes run() return after the current turn. Any thread.
+  void stop();
+  // Runs `task` on the loop thread, in posting order. Any thread.
+  void post(Task task);
+  [[nodiscard]] bool in_loop_thread() const;
+
+  // Timers: O(log n) arm and expiry (a heap); cancelling is O(1) (lazy removal),
+  // so thousands of idle timeouts cost nothing per turn until they are due.
+  [[nodiscard]] TimerHandle run_after(std::chrono::nanoseconds delay, Task task);
+  [[nodiscard]] TimerHandle run_every(std::chrono::nanoseconds period,
+                                      std::move_only_function<void()> task);
+
+  // Delivers `signo` on the loop through a signalfd. The signal is blocked in the
+  // calling (loop) thread; signals are per-process, so other threads must block it
+  // too (create them after this call, or block it yourself) or they may take it.
+  // The library never installs a handler or changes the disposition.
+  [[nodiscard]] Result<SignalHandle> on_signal(int signo, std::move_only_function<void(int)> handler);
+
+  // Registers a descriptor (borrowed: the caller keeps owning it and must keep it
+  // open until the IoHandle is destroyed). The descriptor must be non-blocking.
+  [[nodiscard]] Result<IoHandle> watch(int fd);
+
+  LoopCore& core() { return *core_; }  // internal
+
+ private:
+  explicit EventLoop(std::unique_ptr<LoopCore> core);
+  std::unique_ptr<LoopCore> core_;
+};
+
+}  // namespace sockit::event

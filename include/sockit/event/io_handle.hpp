@@ -1,0 +1,67 @@
+// IoHandle: one descriptor registered with an EventLoop, and the operations the
+// loop can run on it. Move-only; destroying it cancels every pending operation
+// (their callbacks never run) and unregisters the descriptor.
+//
+// Operations (loop thread only; callbacks run on the loop thread, never from
+// inside the call that started the operation):
+//  - accept(fn): multishot; fn(Result<Fd>) once per connection (non-blocking,
+//    close-on-exec). EMFILE/ENFILE come through as errors; accepting continues.
+//  - receive(fn): multishot; fn(Result<span>) once per chunk of bytes (or one
+//    datagram). An empty span means end of stream; an error ends the receive.
+//    The span is only valid during the callback (it points into loop-owned
+//    buffers: a provided-buffer ring on io_uring). pause_receive()/resume_receive()
+//    apply backpressure: while paused no data is read from the kernel.
+//  - send(buffers, fn): one send at a time per handle; fn(Result<size_t>) with
+//    the bytes written, which may be fewer than asked (the caller sends the rest).
+//    The buffers must stay valid until fn runs.
+//  - connect(endpoint, fn): non-blocking connect; fn(Status).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "sockit/address.hpp"
+#include "sockit/fd.hpp"
+#include "sockit/result.hpp"
+
+namespace sockit::event {
+
+class LoopCore;
+
+using AcceptFn = std::move_only_function<void(Result<Fd>)>;
+using ReceiveFn = std::move_only_function<void(Result<std::span<const std::byte>>)>;
+using SendFn = std::move_only_function<void(Result<std::size_t>)>;
+using ConnectFn = std::move_only_function<void(Status)>;
+
+class IoHandle {
+ public:
+  IoHandle() = default;
+  IoHandle(IoHandle&& other) noexcept;
+  IoHandle& operator=(IoHandle&& other) noexcept;
+  ~IoHandle();
+
+  [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+
+  void accept(AcceptFn fn);
+  void receive(ReceiveFn fn);
+  void pause_receive();
+  void resume_receive();
+  void send(std::span<const std::span<const std::byte>> buffers, SendFn fn);
+  void connect(const Endpoint& endpoint, ConnectFn fn);
+  // Cancels everything and unregisters now (the destructor does the same).
+  void reset();
+
+ private:
+  friend class LoopCore;
+  IoHandle(LoopCore* core, std::uint32_t slot, std::uint32_t generation, int fd)
+      : core_(core), slot_(slot), generation_(generation), fd_(fd) {}
+  LoopCore* core_ = nullptr;
+  std::uint32_t slot_ = 0;
+  std::uint32_t generation_ = 0;
+  int fd_ = -1;
+};
+
+}  // namespace sockit::event

@@ -1,0 +1,91 @@
+// Engine: what a backend implements (internal). Two engines exist: the readiness
+// engine (src/event/readiness_engine.cpp) over a Poller (select, poll, epoll,
+// epoll-et), and the completion engine on io_uring (src/event/uring_engine.cpp).
+//
+// The LoopCore owns the slot table (one Slot per IoHandle) and calls the engine to
+// start and cancel operations; the engine reports completions back through
+// LoopCore::complete_*(), which checks the slot's generation before running any
+// callback, so a completion for a slot that was freed (or freed and reused) is
+// dropped. Engines never call user callbacks directly.
+//
+// Loop thread only, all of it.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sockit/event/event_loop.hpp"
+#include "sockit/event/io_handle.hpp"
+
+namespace sockit::event {
+
+class LoopCore;
+
+// One registered descriptor and its pending operations.
+struct Slot {
+  int fd = -1;
+  std::uint32_t generation = 0;  // bumped on free; completions carry it
+  bool in_use = false;
+  bool is_socket = true;  // receive uses recv on sockets, read on eventfd/signalfd
+
+  AcceptFn accept_fn;
+  ReceiveFn receive_fn;
+  bool receive_paused = false;
+  SendFn send_fn;
+  std::vector<iovec> send_iov;  // the pending send's buffers (caller keeps the bytes alive)
+  ConnectFn connect_fn;
+  Endpoint connect_to;
+
+  // Backend bookkeeping (e.g. which multishot requests are armed).
+  std::uint32_t backend_flags = 0;
+
+  [[nodiscard]] bool accepting() const { return static_cast<bool>(accept_fn); }
+  [[nodiscard]] bool receiving() const { return static_cast<bool>(receive_fn) && !receive_paused; }
+  [[nodiscard]] bool sending() const { return static_cast<bool>(send_fn); }
+  [[nodiscard]] bool connecting() const { return static_cast<bool>(connect_fn); }
+};
+
+// A slot index and generation packed into 64 bits: epoll's data.u64 and
+// io_uring's user_data carry this, never a raw fd.
+struct SlotRef {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  [[nodiscard]] std::uint64_t pack() const { return (std::uint64_t{generation} << 32) | index; }
+  static SlotRef unpack(std::uint64_t v) {
+    return {static_cast<std::uint32_t>(v), static_cast<std::uint32_t>(v >> 32)};
+  }
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  [[nodiscard]] virtual const BackendInfo& info() const = 0;
+
+  // A new slot was registered / is being freed. remove() must cancel everything
+  // for the slot; completions that still arrive carry the old generation.
+  [[nodiscard]] virtual Status add(SlotRef ref, Slot& slot) = 0;
+  virtual void remove(SlotRef ref, Slot& slot) = 0;
+
+  // The slot's wanted operations changed (an op started, finished, was paused or
+  // resumed): bring the kernel side in line with Slot's state.
+  virtual void update(SlotRef ref, Slot& slot) = 0;
+
+  // Waits up to `timeout` (nullopt: no limit; zero: don't block) and reports
+  // completions through the core. Returns after one wait.
+  [[nodiscard]] virtual Status wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
+};
+
+// Factories, by name. Each returns an error (with a reason) if the kernel refuses.
+Result<std::unique_ptr<Engine>> make_readiness_engine(LoopCore& core, const std::string& poller,
+                                                      const LoopOptions& options);
+Result<std::unique_ptr<Engine>> make_uring_engine(LoopCore& core, const LoopOptions& options);
+// True if an io_uring with the features the engine needs can be created here.
+bool uring_available(std::string* reason);
+
+}  // namespace sockit::event

@@ -1,0 +1,324 @@
+#include "event/loop_core.hpp"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
+
+namespace sockit::event {
+
+Result<std::unique_ptr<LoopCore>> LoopCore::create(const LoopOptions& options) {
+  std::unique_ptr<LoopCore> core(new LoopCore());
+  if (auto s = core->init(options); !s) return fail(s.error());
+  return core;
+}
+
+Status LoopCore::init(const LoopOptions& options) {
+  std::string name = options.backend;
+  if (name == "auto") {
+    std::string reason;
+    name = uring_available(&reason) ? "io_uring" : "epoll";
+  }
+  Result<std::unique_ptr<Engine>> engine = name == "io_uring" ? make_uring_engine(*this, options)
+                                           : (name == "select" || name == "poll" || name == "epoll" || name == "epoll-et")
+                                               ? make_readiness_engine(*this, name, options)
+                                               : Result<std::unique_ptr<Engine>>(fail(errc::invalid_argument));
+  if (!engine) return fail(engine.error());
+  engine_ = std::move(*engine);
+
+  // The wake-up eventfd is an ordinary registered descriptor with a receive
+  // operation, so every engine handles it without special cases.
+  const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) return fail(sys::last_error());
+  wake_fd_.reset(efd);
+  auto handle = watch(efd);
+  if (!handle) return fail(handle.error());
+  wake_handle_ = std::move(*handle);
+  wake_handle_.receive([this](Result<std::span<const std::byte>>) {
+    wake_pending_.store(false, std::memory_order_release);
+    drain_posted();
+  });
+  return {};
+}
+
+LoopCore::~LoopCore() {
+  // Handles owned by the core must go before the engine they are registered with.
+  signal_handle_.reset();
+  wake_handle_.reset();
+  engine_.reset();
+}
+
+void LoopCore::assert_loop_thread() const {
+  assert(in_loop_thread() && "sockit: loop-thread-only method called from another thread");
+}
+
+LoopStats LoopCore::stats() const {
+  LoopStats s = stats_;
+  s.registered = live_slots_;
+  return s;
+}
+
+// --- running -------------------------------------------------------------------------
+
+std::optional<std::chrono::nanoseconds> LoopCore::wait_budget(std::optional<std::chrono::nanoseconds> max_wait) {
+  auto next_timer = timers_.time_to_next(TimerQueue::Clock::now());
+  if (!next_timer) return max_wait;
+  if (!max_wait) return next_timer;
+  return std::min(*next_timer, *max_wait);
+}
+
+Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
+  assert_loop_thread();
+  ++stats_.turns;
+  if (auto s = engine_->wait(wait_budget(max_wait)); !s) return s;
+  stats_.timers_fired += timers_.run_due(TimerQueue::Clock::now());
+  return {};
+}
+
+void LoopCore::run() {
+  stop_requested_.store(false, std::memory_order_relaxed);
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    if (auto s = run_once(std::nullopt); !s) {
+      // A failing wait (EBADF, ENOMEM) would fail again at once: stop rather than spin.
+      return;
+    }
+  }
+}
+
+void LoopCore::stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  post([] {});  // wakes a loop that is blocked in its wait
+}
+
+void LoopCore::post(Task task) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(task));
+  }
+  // One eventfd write per batch of posts: later posters see the wake pending.
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+  }
+}
+
+void LoopCore::drain_posted() {
+  std::vector<Task> batch;
+  {
+    std::lock_guard lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (Task& task : batch) {
+    task();
+    ++stats_.tasks_run;
+  }
+}
+
+// --- timers ----------------------------------------------------------------------------
+
+std::uint64_t LoopCore::add_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds period, Task task) {
+  assert_loop_thread();
+  return timers_.add(TimerQueue::Clock::now() + delay, period, std::move(task));
+}
+
+void LoopCore::cancel_timer(std::uint64_t id) {
+  assert_loop_thread();
+  timers_.cancel(id);
+}
+
+bool LoopCore::timer_active(std::uint64_t id) const { return timers_.active(id); }
+
+// --- signals -----------------------------------------------------------------------------
+
+Result<int> LoopCore::add_signal(int signo, std::move_only_function<void(int)> handler) {
+  assert_loop_thread();
+  if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP) return fail(errc::invalid_argument);
+  signal_handlers_[signo] = std::move(handler);
+  sigset_t set;
+  sigemptyset(&set);
+  for (const auto& [s, fn] : signal_handlers_) sigaddset(&set, s);
+  // Blocking is per thread: only the loop thread's mask changes (see the header).
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return fail(errc::invalid_argument);
+  // signalfd(existing_fd, ...) replaces the mask in place, so the registration stays.
+  const int fd = ::signalfd(signal_fd_.valid() ? signal_fd_.get() : -1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return fail(sys::last_error());
+  if (!signal_fd_.valid()) {
+    signal_fd_.reset(fd);
+    auto handle = watch(fd);
+    if (!handle) return fail(handle.error());
+    signal_handle_ = std::move(*handle);
+    signal_handle_.receive([this](Result<std::span<const std::byte>> data) {
+      if (data) on_signalfd_readable(*data);
+    });
+  }
+  return signo;
+}
+
+void LoopCore::remove_signal(int signo) { signal_handlers_.erase(signo); }
+
+void LoopCore::on_signalfd_readable(std::span<const std::byte> data) {
+  for (std::size_t off = 0; off + sizeof(signalfd_siginfo) <= data.size(); off += sizeof(signalfd_siginfo)) {
+    signalfd_siginfo info;
+    std::memcpy(&info, data.data() + off, sizeof info);
+    const int signo = static_cast<int>(info.ssi_signo);
+    if (auto it = signal_handlers_.find(signo); it != signal_handlers_.end()) it->second(signo);
+  }
+}
+
+// --- slots ---------------------------------------------------------------------------------
+
+SlotRef LoopCore::allocate_slot(int fd) {
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[index];
+  const std::uint32_t generation = s.generation;
+  s = Slot{};
+  s.fd = fd;
+  s.generation = generation;
+  s.in_use = true;
+  struct stat st {};
+  s.is_socket = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  ++live_slots_;
+  return {index, generation};
+}
+
+Result<IoHandle> LoopCore::watch(int fd) {
+  assert_loop_thread();
+  if (fd < 0) return fail(errc::invalid_argument);
+  const SlotRef ref = allocate_slot(fd);
+  if (auto s = engine_->add(ref, slots_[ref.index]); !s) {
+    free_slot(ref);
+    return fail(s.error());
+  }
+  return IoHandle(this, ref.index, ref.generation, fd);
+}
+
+Slot* LoopCore::slot(SlotRef ref) {
+  if (ref.index >= slots_.size()) return nullptr;
+  Slot& s = slots_[ref.index];
+  return s.in_use && s.generation == ref.generation ? &s : nullptr;
+}
+
+void LoopCore::free_slot(SlotRef ref) {
+  Slot* s = slot(ref);
+  if (s == nullptr) return;
+  engine_->remove(ref, *s);
+  // Bumping the generation is what makes late completions harmless.
+  const std::uint32_t next_generation = s->generation + 1;
+  *s = Slot{};
+  s->generation = next_generation;
+  free_slots_.push_back(ref.index);
+  --live_slots_;
+}
+
+void LoopCore::start_accept(SlotRef ref, AcceptFn fn) {
+  assert_loop_thread();
+  if (Slot* s = slot(ref)) {
+    s->accept_fn = std::move(fn);
+    engine_->update(ref, *s);
+  }
+}
+
+void LoopCore::start_receive(SlotRef ref, ReceiveFn fn) {
+  assert_loop_thread();
+  if (Slot* s = slot(ref)) {
+    s->receive_fn = std::move(fn);
+    engine_->update(ref, *s);
+  }
+}
+
+void LoopCore::set_receive_paused(SlotRef ref, bool paused) {
+  assert_loop_thread();
+  if (Slot* s = slot(ref); s != nullptr && s->receive_paused != paused) {
+    s->receive_paused = paused;
+    engine_->update(ref, *s);
+  }
+}
+
+void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn) {
+  assert_loop_thread();
+  Slot* s = slot(ref);
+  if (s == nullptr) return;
+  assert(!s->sending() && "sockit: one send at a time per IoHandle");
+  s->send_iov.clear();
+  for (const auto& b : buffers) {
+    if (!b.empty()) s->send_iov.push_back({const_cast<std::byte*>(b.data()), b.size()});  // only read
+  }
+  s->send_fn = std::move(fn);
+  engine_->update(ref, *s);
+}
+
+void LoopCore::start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn) {
+  assert_loop_thread();
+  if (Slot* s = slot(ref)) {
+    s->connect_to = endpoint;
+    s->connect_fn = std::move(fn);
+    engine_->update(ref, *s);
+  }
+}
+
+// --- completions -------------------------------------------------------------------------
+// Multishot operations (accept, receive) keep their callback across completions;
+// single-shot ones (send, connect) clear it before calling, so the callback may
+// start the next one.
+
+bool LoopCore::complete_accept(SlotRef ref, Result<Fd> result) {
+  Slot* s = slot(ref);
+  if (s == nullptr || !s->accept_fn) return s != nullptr;
+  AcceptFn fn = std::move(s->accept_fn);
+  fn(std::move(result));
+  s = slot(ref);
+  if (s == nullptr) return false;
+  if (!s->accept_fn) s->accept_fn = std::move(fn);
+  return true;
+}
+
+bool LoopCore::complete_receive(SlotRef ref, Result<std::span<const std::byte>> result) {
+  Slot* s = slot(ref);
+  if (s == nullptr || !s->receive_fn) return s != nullptr;
+  const bool final = !result || result->empty();  // error or end of stream ends the receive
+  ReceiveFn fn = std::move(s->receive_fn);
+  fn(std::move(result));
+  s = slot(ref);
+  if (s == nullptr) return false;
+  if (final) {
+    if (!s->receive_fn) engine_->update(ref, *s);  // nothing more to read
+  } else if (!s->receive_fn) {
+    s->receive_fn = std::move(fn);
+  }
+  return true;
+}
+
+bool LoopCore::complete_send(SlotRef ref, Result<std::size_t> result) {
+  Slot* s = slot(ref);
+  if (s == nullptr || !s->send_fn) return s != nullptr;
+  SendFn fn = std::move(s->send_fn);
+  s->send_iov.clear();
+  engine_->update(ref, *s);
+  fn(std::move(result));
+  return slot(ref) != nullptr;
+}
+
+bool LoopCore::complete_connect(SlotRef ref, Status result) {
+  Slot* s = slot(ref);
+  if (s == nullptr || !s->connect_fn) return s != nullptr;
+  ConnectFn fn = std::move(s->connect_fn);
+  engine_->update(ref, *s);
+  fn(std::move(result));
+  return slot(ref) != nullptr;
+}
+
+}  // namespace sockit::event
