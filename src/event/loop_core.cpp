@@ -49,6 +49,16 @@ Status LoopCore::init(const LoopOptions& options) {
 }
 
 LoopCore::~LoopCore() {
+  // Tasks and timers not yet run may own objects holding IoHandles (a Connection
+  // waiting to be released): destroy them while the engine can still unregister.
+  {
+    std::vector<Task> unrun;
+    {
+      std::lock_guard lock(posted_mutex_);
+      unrun.swap(posted_);
+    }
+  }
+  timers_ = TimerQueue();
   // Handles owned by the core must go before the engine they are registered with.
   signal_handle_.reset();
   wake_handle_.reset();
