@@ -42,6 +42,7 @@ enum class errc {
   frame_too_large,         // reserved for the framing layer
   limit_reached,           // reserved for the server layer
   peer_dead,               // reserved for reliable UDP
+  select_fd_limit,         // select cannot watch a descriptor >= FD_SETSIZE
 };
 
 const std::error_category& error_category() noexcept;

@@ -28,6 +28,7 @@ class SockitCategory final : public std::error_category {
       case errc::frame_too_large: return "frame larger than the configured maximum";
       case errc::limit_reached: return "limit reached";
       case errc::peer_dead: return "peer stopped responding";
+      case errc::select_fd_limit: return "too many descriptors for select (fd >= FD_SETSIZE 1024); use poll or epoll";
     }
     return "unknown sockit error";
   }

@@ -84,6 +84,10 @@ Result<std::size_t> sendmsg(int fd, const msghdr& message, int flags) {
   return size_or_error(retry_eintr([&] { return ::sendmsg(fd, &message, flags | MSG_NOSIGNAL); }));
 }
 
+Result<std::size_t> read(int fd, void* data, std::size_t size) {
+  return size_or_error(retry_eintr([&] { return ::read(fd, data, size); }));
+}
+
 Result<std::size_t> recvmsg(int fd, msghdr& message, int flags) {
   return size_or_error(retry_eintr([&] { return ::recvmsg(fd, &message, flags); }));
 }

@@ -28,6 +28,7 @@ Result<std::size_t> send(int fd, const void* data, std::size_t size, int flags);
 Result<std::size_t> send_to(int fd, const void* data, std::size_t size, int flags, const Endpoint* to);
 Result<std::size_t> recv(int fd, void* data, std::size_t size, int flags);
 Result<std::size_t> sendmsg(int fd, const msghdr& message, int flags);
+Result<std::size_t> read(int fd, void* data, std::size_t size);  // for eventfd/signalfd/pipes
 Result<std::size_t> recvmsg(int fd, msghdr& message, int flags);
 Result<std::size_t> sendmmsg(int fd, mmsghdr* messages, unsigned count, int flags);
 Result<std::size_t> recvmmsg(int fd, mmsghdr* messages, unsigned count, int flags);

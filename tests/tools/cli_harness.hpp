@@ -4,17 +4,17 @@
 // Every wait is bounded: a child that does not finish in time is killed with
 // SIGKILL and reaped, and the destructor does the same for a child a failing test
 // left behind, so no test hangs and none leaves a zombie or a descriptor behind.
-// Header-only because tests/CMakeLists.txt compiles one source per test binary.
+// Header-only because tests/CMakeLists.txt compiles one source per test binary; the
+// names live in sockit::test::cli so they cannot collide (ODR) with tests/support.
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -25,7 +25,7 @@
 
 extern char** environ;
 
-namespace sockit::test {
+namespace sockit::test::cli {
 
 using namespace std::chrono_literals;
 
@@ -65,13 +65,13 @@ inline std::ostream& operator<<(std::ostream& os, const Exit& e) {
   return os << "exit " << e.code;
 }
 
-struct ChildOptions {
+struct ProcessOptions {
   std::string stdin_file;  // read stdin from this file instead of a pipe
 };
 
-class Child {
+class Process {
  public:
-  explicit Child(std::vector<std::string> argv, ChildOptions options = {}) : argv_(std::move(argv)) {
+  explicit Process(std::vector<std::string> argv, ProcessOptions options = {}) : argv_(std::move(argv)) {
     // A child that dies while we write its stdin must be an EPIPE here, not the end
     // of the test binary.
     ::signal(SIGPIPE, SIG_IGN);
@@ -114,10 +114,10 @@ class Child {
     stderr_ = err[0];
   }
 
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
 
-  ~Child() {
+  ~Process() {
     if (pid_ > 0 && !reaped_) {
       ::kill(pid_, SIGKILL);
       reap(true);
@@ -268,11 +268,11 @@ struct EchoServer {
     return child.finish();
   }
 
-  Child child;
+  Process child;
   std::string address;  // empty if the server did not come up
 };
 
 // The port of "tcp://127.0.0.1:PORT" or "udp://[::1]:PORT".
 inline std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
 
-}  // namespace sockit::test
+}  // namespace sockit::test::cli

@@ -7,7 +7,7 @@
 #include "cli_harness.hpp"
 #include "support/temp_dir.hpp"
 
-namespace sockit::test {
+namespace sockit::test::cli {
 namespace {
 
 // Starts `sockit listen ARGS...` and waits for its listening line.
@@ -19,7 +19,7 @@ struct ListenServer {
         }()) {
     address = child.listening_address().value_or("");
   }
-  Child child;
+  Process child;
   std::string address;
 };
 
@@ -29,7 +29,7 @@ TEST(CliListen, RepliesAfterTheClientHalfCloses) {
   ASSERT_FALSE(server.address.empty()) << server.child.err();
 
   // The client sends and reaches the end of its input: it shuts down its side...
-  Child client({sockit_bin(), "connect", server.address});
+  Process client({sockit_bin(), "connect", server.address});
   client.send("ping\n");
   client.close_stdin();
   ASSERT_TRUE(server.child.wait_for_out("ping\n")) << server.child.err();
@@ -54,7 +54,7 @@ TEST(CliListen, WithKeepServesConnectionsOneAfterAnother) {
   server.child.close_stdin();  // nothing to say: each client is half-closed at once
 
   for (const char* line : {"one\n", "two\n", "three\n"}) {
-    Child client({sockit_bin(), "connect", server.address});
+    Process client({sockit_bin(), "connect", server.address});
     client.send(line);
     Exit exit = client.finish();
     EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
@@ -71,7 +71,7 @@ TEST(CliListen, AnswersTheLastDatagramSender) {
   ASSERT_FALSE(server.address.empty()) << server.child.err();
 
   // The client's stdin stays open until the answer is in, so --wait can be short.
-  Child client({sockit_bin(), "connect", server.address, "--wait", "0.2"});
+  Process client({sockit_bin(), "connect", server.address, "--wait", "0.2"});
   client.send("question\n");
   ASSERT_TRUE(server.child.wait_for_out("question\n")) << server.child.err();
   server.child.send("answer\n");
@@ -98,11 +98,11 @@ TEST(CliListen, ExitsZeroOnSigintAndRemovesItsSocketFile) {
 }
 
 TEST(CliListen, RejectsAMalformedAddressWithStatusTwo) {
-  Child child({sockit_bin(), "listen", "tcp://:notaport"});
+  Process child({sockit_bin(), "listen", "tcp://:notaport"});
   Exit exit = child.finish();
   EXPECT_EQ(exit.code, 2) << exit;
   EXPECT_NE(child.err().find("sockit: bad address 'tcp://:notaport'"), std::string::npos) << child.err();
 }
 
 }  // namespace
-}  // namespace sockit::test
+}  // namespace sockit::test::cli

@@ -8,22 +8,24 @@
 #include "cli_harness.hpp"
 #include "support/temp_dir.hpp"
 
-namespace sockit::test {
+namespace sockit::test::cli {
 namespace {
 
-#define REQUIRE_PROGRAM(name)                      \
-  if (!have_program(name)) {                       \
+#define REQUIRE_PROGRAM(name)                    \
+  if (!have_program(name)) {                     \
     GTEST_SKIP() << name << " is not installed"; \
   }
 
-// Runs a peer client with `input`, closes its stdin, and expects `expected` back and
+// Runs a peer client with `input`, closes its stdin, and expects `input` back and
 // a zero exit status. Datagram clients may quit as soon as stdin ends, so for them
 // the reply is awaited before stdin is closed.
 void expect_client_echo(std::vector<std::string> argv, const std::string& input, bool datagram = false) {
-  Child client(std::move(argv));
+  Process client(std::move(argv));
   ASSERT_TRUE(client.started());
   client.send(input);
-  if (datagram) EXPECT_TRUE(client.wait_for_out(input)) << client.err();
+  if (datagram) {
+    EXPECT_TRUE(client.wait_for_out(input)) << client.err();
+  }
   Exit exit = client.finish();
   EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
   EXPECT_EQ(client.out(), input);
@@ -80,7 +82,7 @@ print(' '.join(str(len(s.recv(65536))) for _ in range(3)))
 TEST(CliEcho, AnswersAPythonUnixStreamClient) {
   REQUIRE_PROGRAM("python3");
   with_unix_echo("unix:", [](const std::string& path) {
-    Child client({"python3", "-c", kPythonUnixClient, path});
+    Process client({"python3", "-c", kPythonUnixClient, path});
     Exit exit = client.finish();
     EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
     EXPECT_EQ(client.out(), "hello from python\n");
@@ -90,7 +92,7 @@ TEST(CliEcho, AnswersAPythonUnixStreamClient) {
 TEST(CliEcho, KeepsSeqpacketRecordBoundaries) {
   REQUIRE_PROGRAM("python3");
   with_unix_echo("unix-seqpacket:", [](const std::string& path) {
-    Child client({"python3", "-c", kPythonSeqpacketClient, path});
+    Process client({"python3", "-c", kPythonSeqpacketClient, path});
     Exit exit = client.finish();
     EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
     EXPECT_EQ(client.out(), "1 300 40000\n");
@@ -156,9 +158,10 @@ TEST(CliEcho, AnswersNcatOverUdp) {
 
 // `sockit listen` with its answer ready on stdin, and a peer tool as the client:
 // each side must receive exactly what the other sent, and both exit 0.
-void expect_listen_exchange(const std::string& listen_address, std::vector<std::string> client_argv_before_address,
-                            const std::function<std::vector<std::string>(const std::string&)>& client_target) {
-  Child server({sockit_bin(), "listen", listen_address});
+void expect_listen_exchange(
+    const std::string& listen_address, std::vector<std::string> client_argv_before_address,
+    const std::function<std::vector<std::string>(const std::string&)>& client_target) {
+  Process server({sockit_bin(), "listen", listen_address});
   const std::string address = server.listening_address().value_or("");
   ASSERT_FALSE(address.empty()) << server.err();
   server.send("from sockit\n");
@@ -166,7 +169,7 @@ void expect_listen_exchange(const std::string& listen_address, std::vector<std::
 
   std::vector<std::string> argv = std::move(client_argv_before_address);
   for (std::string& part : client_target(address)) argv.push_back(std::move(part));
-  Child client(std::move(argv));
+  Process client(std::move(argv));
   client.send("from the client\n");
   Exit client_exit = client.finish();
   EXPECT_EQ(client_exit.code, 0) << client_exit << "\n" << client.err();
@@ -177,13 +180,16 @@ void expect_listen_exchange(const std::string& listen_address, std::vector<std::
   EXPECT_EQ(server.out(), "from the client\n");
 }
 
-std::string path_of(const std::string& unix_address) { return unix_address.substr(unix_address.find(':') + 1); }
+std::string path_of(const std::string& unix_address) {
+  return unix_address.substr(unix_address.find(':') + 1);
+}
 
 TEST(CliListen, AcceptsSocatAsAUnixClient) {
   REQUIRE_PROGRAM("socat");
   TempDir dir;
-  expect_listen_exchange("unix:" + dir.file("l.sock"), {"socat", "-t", "5", "-"},
-                         [](const std::string& a) { return std::vector<std::string>{"UNIX-CONNECT:" + path_of(a)}; });
+  expect_listen_exchange("unix:" + dir.file("l.sock"), {"socat", "-t", "5", "-"}, [](const std::string& a) {
+    return std::vector<std::string>{"UNIX-CONNECT:" + path_of(a)};
+  });
 }
 
 TEST(CliListen, AcceptsSocatAsATcpClient) {
@@ -213,4 +219,4 @@ TEST(CliListen, AcceptsNcatAsATcpClient) {
 }
 
 }  // namespace
-}  // namespace sockit::test
+}  // namespace sockit::test::cli

@@ -1,11 +1,10 @@
 // The sockit CLI against itself: `sockit echo` served to `sockit connect` on every
 // transport, the error paths and their exit statuses, --help.
 // (`sockit listen` is in cli_listen_test.cpp, third-party peers in cli_peers_test.cpp.)
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
@@ -14,7 +13,7 @@
 #include "cli_harness.hpp"
 #include "support/temp_dir.hpp"
 
-namespace sockit::test {
+namespace sockit::test::cli {
 namespace {
 
 struct Outcome {
@@ -26,7 +25,7 @@ struct Outcome {
 // Runs `sockit ARGS...` with `input` on stdin (then EOF) and waits for it.
 Outcome run_sockit(std::vector<std::string> args, std::string_view input = {}) {
   args.insert(args.begin(), sockit_bin());
-  Child child(std::move(args));
+  Process child(std::move(args));
   child.send(input);
   Exit exit = child.finish();
   return {exit, child.out(), child.err()};
@@ -46,7 +45,8 @@ void expect_round_trip(const std::string& listen_address, std::vector<std::strin
 
   Exit stopped = server.stop();
   EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
-  EXPECT_NE(server.child.err().find("sockit: echo stopped by SIGINT"), std::string::npos) << server.child.err();
+  EXPECT_NE(server.child.err().find("sockit: echo stopped by SIGINT"), std::string::npos)
+      << server.child.err();
 }
 
 // True when the machine has no IPv6 loopback (a container without ::1).
@@ -98,13 +98,14 @@ TEST(CliEcho, RelaysMegabytesBothWaysWithoutStalling) {
   TempDir dir;
   const std::string input_path = dir.file("input");
   std::string input;
-  for (int i = 0; input.size() < (6u << 20); ++i) input += "line " + std::to_string(i) + " of the bulk test\n";
+  for (int i = 0; input.size() < (6u << 20); ++i)
+    input += "line " + std::to_string(i) + " of the bulk test\n";
   std::ofstream(input_path, std::ios::binary) << input;
 
   for (const std::string& address : {"unix:" + dir.file("bulk.sock"), std::string("tcp://127.0.0.1:0")}) {
     EchoServer server(address);
     ASSERT_FALSE(server.address.empty()) << server.child.err();
-    Child client({sockit_bin(), "connect", server.address}, {.stdin_file = input_path});
+    Process client({sockit_bin(), "connect", server.address}, {.stdin_file = input_path});
     Exit exit = client.finish(30s);
     EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
     EXPECT_EQ(client.out().size(), input.size()) << address;
@@ -117,8 +118,10 @@ TEST(CliEcho, ServesSeveralClientsAtOnce) {
   TempDir dir;
   EchoServer server("unix:" + dir.file("many.sock"));
   ASSERT_FALSE(server.address.empty()) << server.child.err();
-  std::vector<std::unique_ptr<Child>> clients;
-  for (int i = 0; i < 4; ++i) clients.push_back(std::make_unique<Child>(std::vector<std::string>{sockit_bin(), "connect", server.address}));
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.push_back(
+        std::make_unique<Process>(std::vector<std::string>{sockit_bin(), "connect", server.address}));
   // All four connected and talking before any of them finishes.
   for (int i = 0; i < 4; ++i) {
     const std::string line = "client " + std::to_string(i) + "\n";
@@ -137,7 +140,7 @@ TEST(CliEcho, ClosesConnectionsBeyondMaxConns) {
   TempDir dir;
   EchoServer server("unix:" + dir.file("cap.sock"), {"--max-conns", "1"});
   ASSERT_FALSE(server.address.empty()) << server.child.err();
-  Child first({sockit_bin(), "connect", server.address});
+  Process first({sockit_bin(), "connect", server.address});
   first.send("first\n");
   ASSERT_TRUE(first.wait_for_out("first\n")) << first.err();
 
@@ -163,6 +166,15 @@ TEST(CliEcho, ExitsZeroOnSigintAndRemovesItsSocketFile) {
       << server.child.err();
 }
 
+TEST(CliEcho, RemovesItsUnixDatagramSocketFileOnSigint) {
+  TempDir dir;
+  const std::string path = dir.file("dgram.sock");
+  EchoServer server("unix-dgram:" + path);
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_EQ(server.stop().code, 0);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
 TEST(CliEcho, ExitsZeroOnSigterm) {
   EchoServer server("tcp://127.0.0.1:0");
   ASSERT_FALSE(server.address.empty()) << server.child.err();
@@ -178,7 +190,8 @@ TEST(CliEcho, RefusesAPathOwnedByALiveServer) {
   ASSERT_FALSE(first.address.empty()) << first.child.err();
   Outcome second = run_sockit({"echo", first.address});
   EXPECT_EQ(second.exit.code, 1) << second.exit;
-  EXPECT_NE(second.err.find("sockit: echo " + first.address + ": address in use"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("sockit: echo " + first.address + ": address in use"), std::string::npos)
+      << second.err;
   EXPECT_EQ(first.stop().code, 0);
 }
 
@@ -224,7 +237,8 @@ TEST(CliConnect, ReportsConnectionRefusedOnATcpPortWithNoListener) {
   Outcome run = run_sockit({"connect", address}, "x");
   ::close(fd);
   EXPECT_EQ(run.exit.code, 1) << run.exit;
-  EXPECT_NE(run.err.find("sockit: connect " + address + ": connection refused"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("sockit: connect " + address + ": connection refused"), std::string::npos)
+      << run.err;
 }
 
 TEST(CliConnect, RejectsAMalformedAddressWithStatusTwo) {
@@ -246,7 +260,7 @@ TEST(CliConnect, RejectsAnUnknownOptionWithStatusTwo) {
 TEST(CliConnect, SurvivesItsStdoutBeingClosed) {
   EchoServer server("tcp://127.0.0.1:0");
   ASSERT_FALSE(server.address.empty()) << server.child.err();
-  Child client({sockit_bin(), "connect", server.address});
+  Process client({sockit_bin(), "connect", server.address});
   client.close_stdout();  // the echo will meet EPIPE, not SIGPIPE
   client.send("nobody reads this\n");
   Exit exit = client.finish();
@@ -268,4 +282,4 @@ TEST(CliHelp, EveryCommandExplainsItselfWithExamples) {
 }
 
 }  // namespace
-}  // namespace sockit::test
+}  // namespace sockit::test::cli

@@ -7,6 +7,8 @@ namespace {
 // more than the default socket buffers (~208 KiB) let a single record be.
 constexpr std::size_t kStreamChunk = 64 * 1024;
 constexpr std::size_t kMaxRecord = 256 * 1024;
+// 65535 minus the IPv4 and UDP headers: the most one UDP datagram can carry.
+constexpr std::size_t kMaxUdpPayload = 65507;
 
 }  // namespace
 
@@ -23,6 +25,14 @@ int Channel::fd() const noexcept {
 
 std::size_t Channel::receive_buffer_size() const noexcept {
   return keeps_boundaries() ? kMaxRecord : kStreamChunk;
+}
+
+std::size_t send_chunk_size(Transport transport) noexcept {
+  return transport == Transport::udp ? kMaxUdpPayload : kStreamChunk;
+}
+
+std::size_t Channel::send_chunk_size() const noexcept {
+  return cli::send_chunk_size(std::visit([](const auto& s) { return s.transport(); }, socket_));
 }
 
 Result<std::size_t> Channel::recv(std::span<std::byte> buffer) {

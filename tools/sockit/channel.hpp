@@ -23,6 +23,9 @@ namespace sockit::cli {
 [[nodiscard]] bool would_block(const std::error_code& ec) noexcept;
 // A deadline that has already passed: one attempt, no waiting.
 [[nodiscard]] Deadline try_once() noexcept;
+// How much to read from a source (stdin) before sending it as one piece: 64 KiB, but
+// never more than one UDP datagram can carry (a larger send fails with EMSGSIZE).
+[[nodiscard]] std::size_t send_chunk_size(Transport transport) noexcept;
 
 class Channel {
  public:
@@ -36,11 +39,10 @@ class Channel {
     return !std::holds_alternative<StreamSocket>(socket_);
   }
   // Datagram sockets have no end of stream: a 0-byte recv is an empty datagram.
-  [[nodiscard]] bool is_datagram() const noexcept {
-    return std::holds_alternative<DatagramSocket>(socket_);
-  }
+  [[nodiscard]] bool is_datagram() const noexcept { return std::holds_alternative<DatagramSocket>(socket_); }
   // The largest record this channel can deliver in one recv (the buffer size to use).
   [[nodiscard]] std::size_t receive_buffer_size() const noexcept;
+  [[nodiscard]] std::size_t send_chunk_size() const noexcept;
 
   // Bytes received; 0 means the peer closed (stream, seqpacket) or an empty datagram.
   [[nodiscard]] Result<std::size_t> recv(std::span<std::byte> buffer);

@@ -54,24 +54,22 @@ Command add_connect_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("connect", "Connect to ADDR and relay stdin/stdout (like nc)");
   app->add_option("ADDR", args->address, "Address to connect to")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for the connection (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 86400.0));
   app->add_option("--wait", args->wait_seconds,
-                  "Datagram only: after stdin ends, keep printing replies until this many seconds "
-                  "pass with none (default 1)")
-      ->check(CLI::NonNegativeNumber);
+                  "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
+      ->check(CLI::Range(0.0, 86400.0));
   add_verbose_flag(*app);
-  app->footer(std::string(
-                  "Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
-                  "side is shut down (the server sees end of stream) and replies are still printed\n"
-                  "until the server closes; then the exit status is 0. For udp:// and unix-dgram:\n"
-                  "each read of stdin is sent as one datagram.\n"
-                  "\n"
-                  "Examples:\n"
-                  "  echo hello | sockit connect unix:/tmp/echo.sock\n"
-                  "  sockit connect tcp://127.0.0.1:8080 < request.txt > reply.txt\n"
-                  "  printf 'ping' | sockit connect udp://127.0.0.1:9000 --wait 0.5\n"
-                  "  sockit connect unix:@my-service --timeout 2\n"
-                  "\n") +
+  app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
+                          "side is shut down (the server sees end of stream) and replies are still printed\n"
+                          "until the server closes; then the exit status is 0. For udp:// and unix-dgram:\n"
+                          "each read of stdin is sent as one datagram.\n"
+                          "\n"
+                          "Examples:\n"
+                          "  echo hello | sockit connect unix:/tmp/echo.sock\n"
+                          "  sockit connect tcp://127.0.0.1:8080 < request.txt > reply.txt\n"
+                          "  printf 'ping' | sockit connect udp://127.0.0.1:9000 --wait 0.5\n"
+                          "  sockit connect unix:@my-service --timeout 2\n"
+                          "\n") +
               kAddressHelp);
   return {app, [args] { return run_connect(*args); }};
 }

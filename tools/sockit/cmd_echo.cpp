@@ -24,18 +24,25 @@ struct EchoArgs {
 
 std::string_view signal_name(int signal) {
   switch (signal) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    default: return "a signal";
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "a signal";
   }
 }
 
+// "1 connection", "2 connections": the summary is read by people.
+std::string count(std::uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 void print_summary(int signal, const EchoStats& stats, bool datagram) {
-  std::string counts = datagram ? fmt::format("{} datagrams", stats.datagrams)
-                                 : fmt::format("{} connections", stats.connections);
+  std::string counts = datagram ? count(stats.datagrams, "datagram") : count(stats.connections, "connection");
   if (stats.refused > 0) counts += fmt::format(" ({} refused over --max-conns)", stats.refused);
-  fmt::print(stderr, "sockit: echo stopped by {}: {}, {} bytes in, {} bytes out\n", signal_name(signal), counts,
-             stats.bytes_in, stats.bytes_out);
+  fmt::print(stderr, "sockit: echo stopped by {}: {}, {} bytes in, {} bytes out\n", signal_name(signal),
+             counts, stats.bytes_in, stats.bytes_out);
   std::fflush(stderr);
 }
 
@@ -87,19 +94,18 @@ Command add_echo_command(CLI::App& parent) {
                   "Connections served at once; more are accepted and closed at once (default 1024)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   add_verbose_flag(*app);
-  app->footer(std::string(
-                  "Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
-                  "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
-                  "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: it\n"
-                  "prints a one-line summary on stderr, removes its Unix socket file, exits 0.\n"
-                  "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
-                  "\n"
-                  "Examples:\n"
-                  "  sockit echo unix:/tmp/echo.sock\n"
-                  "  sockit echo tcp://127.0.0.1:0        # prints the port it got\n"
-                  "  sockit echo udp://[::1]:9000\n"
-                  "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10\n"
-                  "\n") +
+  app->footer(std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
+                          "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
+                          "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: it\n"
+                          "prints a one-line summary on stderr, removes its Unix socket file, exits 0.\n"
+                          "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
+                          "\n"
+                          "Examples:\n"
+                          "  sockit echo unix:/tmp/echo.sock\n"
+                          "  sockit echo tcp://127.0.0.1:0        # prints the port it got\n"
+                          "  sockit echo udp://[::1]:9000\n"
+                          "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10\n"
+                          "\n") +
               kAddressHelp);
   return {app, [args] { return run_echo(*args); }};
 }

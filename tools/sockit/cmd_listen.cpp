@@ -111,12 +111,13 @@ int run_listen(const ListenArgs& args) {
 
 Command add_listen_command(CLI::App& parent) {
   auto args = std::make_shared<ListenArgs>();
-  CLI::App* app = parent.add_subcommand("listen", "Accept a connection on ADDR and relay stdin/stdout (like nc -l)");
+  CLI::App* app =
+      parent.add_subcommand("listen", "Accept a connection on ADDR and relay stdin/stdout (like nc -l)");
   app->add_option("ADDR", args->address, "Address to listen on")->required();
   app->add_flag("-k,--keep", args->keep, "After a connection ends, accept the next one (one at a time)");
   add_verbose_flag(*app);
-  app->footer(std::string(
-                  "Prints 'sockit: listening on ADDR' on stderr once bound (with the real port for\n"
+  app->footer(
+      std::string("Prints 'sockit: listening on ADDR' on stderr once bound (with the real port for\n"
                   "port 0). One connection is relayed: the peer's bytes to stdout, stdin to the peer.\n"
                   "At the end of stdin the sending side is shut down; when both sides are done the\n"
                   "command exits 0 (with --keep it waits for the next connection instead).\n"
@@ -130,7 +131,7 @@ Command add_listen_command(CLI::App& parent) {
                   "  sockit listen --keep unix:@my-service\n"
                   "  sockit listen udp://127.0.0.1:9000\n"
                   "\n") +
-              kAddressHelp);
+      kAddressHelp);
   return {app, [args] { return run_listen(*args); }};
 }
 

@@ -17,7 +17,6 @@ namespace sockit::cli {
 namespace {
 
 constexpr std::size_t kMaxDatagram = 256 * 1024;  // above any default socket buffer
-constexpr std::size_t kStdinChunk = 64 * 1024;
 
 std::unexpected<PumpError> failure(std::string_view detail, std::error_code ec) {
   return std::unexpected(PumpError{detail, ec});
@@ -27,7 +26,7 @@ std::unexpected<PumpError> failure(std::string_view detail, std::error_code ec) 
 
 std::expected<PumpEnd, PumpError> relay_datagrams(DatagramSocket& socket, int signal_fd) {
   std::vector<std::byte> datagram(kMaxDatagram);
-  std::vector<std::byte> from_stdin(kStdinChunk);
+  std::vector<std::byte> from_stdin(send_chunk_size(socket.transport()));
   OutQueue pending;  // stdin chunks, one datagram each
   bool stdin_open = true;
   std::optional<Address> last_sender;
@@ -35,7 +34,8 @@ std::expected<PumpEnd, PumpError> relay_datagrams(DatagramSocket& socket, int si
 
   for (;;) {
     pollfd fds[3] = {};
-    fds[0] = {socket.native_handle(), static_cast<short>(POLLIN | (!pending.empty() && reply_to ? POLLOUT : 0)), 0};
+    fds[0] = {socket.native_handle(),
+              static_cast<short>(POLLIN | (!pending.empty() && reply_to ? POLLOUT : 0)), 0};
     fds[1] = {signal_fd, POLLIN, 0};
     const bool poll_stdin = stdin_open && !pending.above_high_water();
     if (poll_stdin) fds[2] = {kStdin, POLLIN, 0};

@@ -32,7 +32,10 @@ struct Connection {
 class EchoLoop {
  public:
   EchoLoop(Listener& listener, int signal_fd, const EchoOptions& options, EchoStats& stats)
-      : listener_(listener), signal_fd_(signal_fd), options_(options), stats_(stats),
+      : listener_(listener),
+        signal_fd_(signal_fd),
+        options_(options),
+        stats_(stats),
         buffer_(kReceiveBuffer) {}
 
   Result<int> run() {
@@ -137,7 +140,8 @@ class EchoLoop {
 
   void close_finished() {
     std::erase_if(connections_, [](const Connection& c) { return c.done; });
-    if (accept_paused_ && connections_.size() + 2 < fds_.size()) accept_paused_ = false;  // a descriptor freed
+    if (accept_paused_ && connections_.size() + 2 < fds_.size())
+      accept_paused_ = false;  // a descriptor freed
   }
 
   Listener& listener_;

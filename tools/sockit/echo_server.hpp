@@ -32,8 +32,8 @@ struct EchoOptions {
 
 // Both run until a signal arrives on `signal_fd` (borrowed) and return its number.
 // They fail only if poll(2) itself does; a connection's error closes that connection.
-[[nodiscard]] Result<int> serve_echo_connections(Listener& listener, int signal_fd, const EchoOptions& options,
-                                                 EchoStats& stats);
+[[nodiscard]] Result<int> serve_echo_connections(Listener& listener, int signal_fd,
+                                                 const EchoOptions& options, EchoStats& stats);
 [[nodiscard]] Result<int> serve_echo_datagrams(DatagramSocket& socket, int signal_fd, EchoStats& stats);
 
 }  // namespace sockit::cli

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <vector>
 
 #include "commands.hpp"
@@ -17,8 +16,8 @@
 namespace sockit::cli {
 
 void add_verbose_flag(CLI::App& command) {
-  command.add_flag_callback("-v,--verbose", [] { set_verbose(true); },
-                            "Diagnostics on stderr (connections, closes, dropped data)");
+  command.add_flag_callback(
+      "-v,--verbose", [] { set_verbose(true); }, "Diagnostics on stderr (connections, closes, dropped data)");
 }
 
 namespace {
@@ -50,7 +49,8 @@ int main(int argc, char** argv) {
 
   CLI::App app("sockit: connect to, listen on and echo over Unix, TCP and UDP sockets", "sockit");
   app.require_subcommand(1);
-  app.footer(std::string("Run 'sockit COMMAND --help' for a command's options and examples.\n\n") + kAddressHelp);
+  app.footer(std::string("Run 'sockit COMMAND --help' for a command's options and examples.\n\n") +
+             kAddressHelp);
   std::vector<Command> commands = {add_connect_command(app), add_listen_command(app), add_echo_command(app)};
 
   try {

@@ -13,8 +13,6 @@
 namespace sockit::cli {
 namespace {
 
-constexpr std::size_t kStdinChunk = 64 * 1024;
-
 std::unexpected<PumpError> failure(std::string_view detail, std::error_code ec) {
   return std::unexpected(PumpError{detail, ec});
 }
@@ -23,8 +21,11 @@ std::unexpected<PumpError> failure(std::string_view detail, std::error_code ec) 
 class Relay {
  public:
   Relay(Channel& channel, StdinState& stdin_state, const PumpOptions& options)
-      : channel_(channel), stdin_(stdin_state), options_(options),
-        from_peer_(channel.receive_buffer_size()), from_stdin_(kStdinChunk) {}
+      : channel_(channel),
+        stdin_(stdin_state),
+        options_(options),
+        from_peer_(channel.receive_buffer_size()),
+        from_stdin_(channel.send_chunk_size()) {}
 
   std::expected<PumpEnd, PumpError> run() {
     for (;;) {
@@ -165,8 +166,8 @@ class Relay {
   std::vector<std::byte> from_peer_;
   std::vector<std::byte> from_stdin_;
   OutQueue to_peer_;
-  bool send_done_ = false;  // our direction is closed (or the peer can no longer take it)
-  bool recv_done_ = false;  // the peer's end of stream has arrived
+  bool send_done_ = false;        // our direction is closed (or the peer can no longer take it)
+  bool recv_done_ = false;        // the peer's end of stream has arrived
   std::optional<Deadline> idle_;  // datagram: when to stop waiting for replies
 };
 
@@ -176,7 +177,8 @@ bool is_peer_gone(const std::error_code& ec) noexcept {
   return ec == std::errc::broken_pipe || ec == std::errc::connection_reset;
 }
 
-std::expected<PumpEnd, PumpError> pump(Channel& channel, StdinState& stdin_state, const PumpOptions& options) {
+std::expected<PumpEnd, PumpError> pump(Channel& channel, StdinState& stdin_state,
+                                       const PumpOptions& options) {
   return Relay(channel, stdin_state, options).run();
 }
 

@@ -13,7 +13,8 @@ Result<Fd> open_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail(std::error_code(errno, std::system_category()));
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+    return fail(std::error_code(errno, std::system_category()));
   const int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (fd < 0) return fail(std::error_code(errno, std::system_category()));
   return Fd(fd);

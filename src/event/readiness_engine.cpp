@@ -1,0 +1,311 @@
+// The readiness engine: operations on top of a Poller (select, poll, epoll,
+// epoll-et). An accept or receive is performed when the poller says the
+// descriptor is readable; a send or connect is tried at once and waits for
+// writability only if the kernel says EAGAIN / EINPROGRESS.
+//
+// Trying sends immediately keeps latency at the raw-syscall floor (most sends
+// complete at once: no poll round trip). Their completions are queued and
+// delivered at the start of the next wait(), which then does not block, because
+// callbacks never run inside the call that started the operation.
+//
+// Interest changes are batched: update() only marks the slot dirty, and the
+// kernel is told once, just before the next wait. While a callback runs its slot
+// looks idle (the core moves the callback out), so syncing eagerly would cost two
+// epoll_ctl calls per callback that starts a send — and, because the core puts
+// the callback back without another update(), would leave the interest wrong.
+//
+// Edge-triggered (epoll-et): reads and accepts go on until EAGAIN. A slot knows
+// whether the kernel will report its next readable edge (it drained to EAGAIN, or
+// its registration just changed, which makes epoll re-check). A receive or accept
+// that starts or resumes without that is tried once at the next wait, without
+// blocking, because the edge that announced its data may already have passed.
+// Each descriptor gets a bounded number of syscalls per turn in both modes
+// (fairness); an edge-triggered one cut short is retried the next turn.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "event/engine.hpp"
+#include "event/loop_core.hpp"
+#include "event/poller.hpp"
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
+
+namespace sockit::event {
+namespace {
+
+// Slot::backend_flags. The core resets them to 0 when a slot is reused, which
+// matches a fresh poller registration (no interest).
+constexpr std::uint32_t kInterestMask = kReadable | kWritable;  // what the poller has now
+constexpr std::uint32_t kSendStarted = 1u << 4;     // tried; completion queued or waiting
+constexpr std::uint32_t kSendWaiting = 1u << 5;     // waiting for writability
+constexpr std::uint32_t kConnectStarted = 1u << 6;
+constexpr std::uint32_t kConnectWaiting = 1u << 7;
+constexpr std::uint32_t kDirty = 1u << 8;           // in dirty_: interest to recompute
+constexpr std::uint32_t kEdgeArmed = 1u << 9;       // edge-triggered: the next readable edge will be reported
+constexpr std::uint32_t kRecheckQueued = 1u << 10;  // in recheck_
+
+constexpr int kMaxAcceptsPerEvent = 64;
+constexpr int kMaxReadsPerEvent = 4;      // level-triggered: it will be reported again
+constexpr int kMaxReadsPerEdge = 16;      // edge-triggered: then retried next turn
+constexpr std::size_t kMinScratch = 256;  // a signalfd read needs 128 bytes
+
+struct Deferred {
+  SlotRef ref;
+  bool is_send;
+  Result<std::size_t> result;  // bytes for a send; 0 or the error for a connect
+};
+
+bool same(SlotRef a, SlotRef b) { return a.index == b.index && a.generation == b.generation; }
+
+class ReadinessEngine final : public Engine {
+ public:
+  ReadinessEngine(LoopCore& core, std::unique_ptr<Poller> poller, std::size_t buffer_size)
+      : core_(core), poller_(std::move(poller)), edge_(poller_->edge_triggered()), scratch_(buffer_size) {
+    info_.name = poller_->name();
+    info_.features = {edge_ ? "edge-triggered" : "level-triggered", "immediate-send"};
+  }
+
+  const BackendInfo& info() const override { return info_; }
+
+  Status add(SlotRef ref, Slot& slot) override { return poller_->add(slot.fd, 0, ref.pack()); }
+
+  void remove(SlotRef ref, Slot& slot) override {
+    poller_->remove(slot.fd);
+    // Stale dirty_/recheck_ entries are skipped by the generation check in core_.slot().
+    std::erase_if(deferred_, [ref](const Deferred& d) { return same(d.ref, ref); });
+  }
+
+  void update(SlotRef ref, Slot& slot) override {
+    std::uint32_t& f = slot.backend_flags;
+    if (!slot.sending()) f &= ~(kSendStarted | kSendWaiting);
+    if (!slot.connecting()) f &= ~(kConnectStarted | kConnectWaiting);
+    if (slot.sending() && !(f & kSendStarted)) start_send(ref, slot);
+    if (slot.connecting() && !(f & kConnectStarted)) start_connect(ref, slot);
+    if (!(f & kDirty)) {
+      f |= kDirty;
+      dirty_.push_back(ref);
+    }
+  }
+
+  Status wait(std::optional<std::chrono::nanoseconds> timeout) override {
+    sync_dirty();
+    const bool queued = !deferred_.empty() || !recheck_.empty();
+    auto n = poller_->wait(queued ? std::optional(std::chrono::nanoseconds::zero()) : timeout, events_);
+    core_.count_wait();
+    if (!n) return fail(n.error());
+    deliver_deferred();
+    run_rechecks();
+    for (std::size_t i = 0; i < *n; ++i) dispatch(SlotRef::unpack(events_[i].token), events_[i].events);
+    return {};
+  }
+
+ private:
+  // --- interest ------------------------------------------------------------------------
+  void sync_dirty() {
+    std::vector<SlotRef> batch;
+    batch.swap(dirty_);
+    for (SlotRef ref : batch) {
+      Slot* slot = core_.slot(ref);
+      if (slot == nullptr) continue;
+      slot->backend_flags &= ~kDirty;
+      sync(ref, *slot);
+    }
+  }
+
+  void sync(SlotRef ref, Slot& slot) {
+    std::uint32_t& f = slot.backend_flags;
+    const bool wants_read = slot.accepting() || slot.receiving();
+    std::uint32_t want = wants_read ? kReadable : 0;
+    if (f & (kSendWaiting | kConnectWaiting)) want |= kWritable;
+    if (want != (f & kInterestMask)) {
+      // A failure means the descriptor was closed under its IoHandle (a caller
+      // bug); the cached interest stays old so the next update tries again.
+      if (!poller_->modify(slot.fd, want, ref.pack())) return;
+      f = (f & ~kInterestMask) | want;
+      // epoll_ctl re-polls the descriptor and queues an event if it is ready now
+      // (what makes re-arming EPOLLONESHOT safe), so no edge is lost by a change.
+      if (edge_ && wants_read) f |= kEdgeArmed;
+    }
+    if (!edge_) return;
+    // Not watching means edges go unseen; an unchanged registration whose last
+    // edge was not drained needs one read without waiting.
+    if (!wants_read) f &= ~kEdgeArmed;
+    if (wants_read && !(f & kEdgeArmed)) queue_recheck(ref, slot);
+  }
+
+  void queue_recheck(SlotRef ref, Slot& slot) {
+    if (slot.backend_flags & kRecheckQueued) return;
+    slot.backend_flags |= kRecheckQueued;
+    recheck_.push_back(ref);
+  }
+
+  // Entries queued while this runs (a drain cut short again) wait for the next turn.
+  void run_rechecks() {
+    std::vector<SlotRef> batch;
+    batch.swap(recheck_);
+    for (SlotRef ref : batch) {
+      if (Slot* slot = core_.slot(ref)) {
+        slot->backend_flags &= ~kRecheckQueued;
+        dispatch(ref, kReadable);
+      }
+    }
+  }
+
+  // --- readiness -----------------------------------------------------------------------
+  void dispatch(SlotRef ref, std::uint32_t ready) {
+    Slot* slot = core_.slot(ref);
+    if (slot == nullptr) return;
+    if (ready & kReadable) {
+      if (edge_) slot->backend_flags &= ~kEdgeArmed;  // a new edge: there may be more
+      if (slot->accepting()) {
+        do_accept(ref);
+      } else if (slot->receiving()) {
+        do_receive(ref);
+      }
+    }
+    if (!(ready & kWritable)) return;
+    slot = core_.slot(ref);
+    if (slot != nullptr && (slot->backend_flags & kConnectWaiting)) finish_connect(ref, *slot);
+    slot = core_.slot(ref);
+    if (slot != nullptr && (slot->backend_flags & kSendWaiting)) finish_send(ref, *slot);
+  }
+
+  // EMFILE and friends are reported once per turn and end the turn's accepting:
+  // the server layer sheds or pauses; looping on them here would only spin.
+  void do_accept(SlotRef ref) {
+    for (int i = 0; i < kMaxAcceptsPerEvent; ++i) {
+      Slot* slot = core_.slot(ref);
+      if (slot == nullptr || !slot->accepting()) return;
+      auto fd = sys::accept(slot->fd, nullptr, SOCK_NONBLOCK);
+      if (fd) {
+        if (!core_.complete_accept(ref, std::move(*fd))) return;
+        continue;
+      }
+      if (sys::is_would_block(fd.error())) {
+        slot->backend_flags |= kEdgeArmed;
+        return;
+      }
+      if (fd.error() == std::errc::connection_aborted) continue;  // that client gave up
+      if (!core_.complete_accept(ref, fail(fd.error()))) return;
+      break;
+    }
+    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->accepting()) queue_recheck(ref, *slot);
+  }
+
+  void do_receive(SlotRef ref) {
+    const int limit = edge_ ? kMaxReadsPerEdge : kMaxReadsPerEvent;
+    for (int i = 0; i < limit; ++i) {
+      Slot* slot = core_.slot(ref);
+      if (slot == nullptr || !slot->receiving()) return;  // paused: edge mode rechecks on resume
+      auto n = slot->is_socket ? sys::recv(slot->fd, scratch_.data(), scratch_.size(), MSG_DONTWAIT)
+                               : sys::read(slot->fd, scratch_.data(), scratch_.size());
+      if (!n) {
+        if (sys::is_would_block(n.error())) {
+          slot->backend_flags |= kEdgeArmed;
+        } else {
+          core_.complete_receive(ref, fail(n.error()));
+        }
+        return;
+      }
+      if (*n == 0) {
+        core_.complete_receive(ref, std::span<const std::byte>());  // end of stream
+        return;
+      }
+      if (!core_.complete_receive(ref, std::span<const std::byte>(scratch_.data(), *n))) return;
+      // Level-triggered, a short read means the socket is (very likely) empty, and
+      // if it is not, the poller says so again: skip the read that would say EAGAIN.
+      if (!edge_ && *n < scratch_.size()) return;
+    }
+    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->receiving()) queue_recheck(ref, *slot);
+  }
+
+  // --- send and connect ----------------------------------------------------------------
+  static Result<std::size_t> try_send(Slot& slot) {
+    msghdr message{};
+    message.msg_iov = slot.send_iov.data();
+    message.msg_iovlen = slot.send_iov.size();
+    return sys::sendmsg(slot.fd, message, MSG_DONTWAIT);
+  }
+
+  void start_send(SlotRef ref, Slot& slot) {
+    slot.backend_flags |= kSendStarted;
+    auto sent = try_send(slot);
+    if (!sent && sys::is_would_block(sent.error())) {
+      slot.backend_flags |= kSendWaiting;
+      return;
+    }
+    deferred_.push_back({ref, true, std::move(sent)});
+  }
+
+  void finish_send(SlotRef ref, Slot& slot) {
+    auto sent = try_send(slot);
+    if (!sent && sys::is_would_block(sent.error())) return;  // spurious: keep waiting
+    slot.backend_flags &= ~kSendWaiting;
+    core_.complete_send(ref, std::move(sent));
+  }
+
+  // EAGAIN from connect on a Unix socket means the listener's backlog is full and
+  // nothing is in progress: it is reported as the error, not waited on.
+  void start_connect(SlotRef ref, Slot& slot) {
+    slot.backend_flags |= kConnectStarted;
+    auto c = sys::connect(slot.fd, slot.connect_to);
+    if (!c && c.error() == std::errc::operation_in_progress) {
+      slot.backend_flags |= kConnectWaiting;
+      return;
+    }
+    deferred_.push_back({ref, false, c ? Result<std::size_t>(0) : Result<std::size_t>(fail(c.error()))});
+  }
+
+  void finish_connect(SlotRef ref, Slot& slot) {
+    slot.backend_flags &= ~kConnectWaiting;
+    auto err = sys::get_option<int>(slot.fd, SOL_SOCKET, SO_ERROR);
+    Status result;
+    if (!err) {
+      result = fail(err.error());
+    } else if (*err != 0) {
+      result = fail(sys::error_from_errno(*err));
+    }
+    core_.complete_connect(ref, result);
+  }
+
+  void deliver_deferred() {
+    std::vector<Deferred> batch;
+    batch.swap(deferred_);
+    for (Deferred& d : batch) {
+      if (d.is_send) {
+        core_.complete_send(d.ref, std::move(d.result));
+      } else {
+        core_.complete_connect(d.ref, d.result ? Status() : Status(fail(d.result.error())));
+      }
+    }
+  }
+
+  LoopCore& core_;
+  std::unique_ptr<Poller> poller_;
+  const bool edge_;
+  BackendInfo info_;
+  std::vector<std::byte> scratch_;  // every receive reads here; the span lives for one callback
+  std::vector<SlotRef> dirty_;      // slots whose interest may have changed
+  std::vector<SlotRef> recheck_;    // edge-triggered: try to read without waiting
+  std::vector<Deferred> deferred_;  // completions of immediate sends and connects
+  std::array<ReadyEvent, 256> events_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> make_readiness_engine(LoopCore& core, const std::string& poller,
+                                                      const LoopOptions& options) {
+  Result<std::unique_ptr<Poller>> p = fail(errc::invalid_argument);
+  if (poller == "select") p = make_select_poller();
+  if (poller == "poll") p = make_poll_poller();
+  if (poller == "epoll") p = make_epoll_poller(false);
+  if (poller == "epoll-et") p = make_epoll_poller(true);
+  if (!p) return fail(p.error());
+  return std::make_unique<ReadinessEngine>(core, std::move(*p),
+                                           std::max(options.receive_buffer_size, kMinScratch));
+}
+
+}  // namespace sockit::event

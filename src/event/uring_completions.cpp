@@ -1,0 +1,268 @@
+// The io_uring engine's completion side: one submit-and-wait per turn, then every
+// CQE copied out, the CQ advanced, and each dispatched to the core. The request
+// side and the design notes are in uring_engine.{hpp,cpp}.
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "event/loop_core.hpp"
+#include "event/uring_engine.hpp"
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
+
+namespace sockit::event {
+
+namespace {
+
+using std::chrono::nanoseconds;
+
+__kernel_timespec to_timespec(nanoseconds d) {
+  const auto ns = std::max<std::int64_t>(d.count(), 0);
+  return {.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+}
+
+bool has_more(const io_uring_cqe& cqe) { return (cqe.flags & IORING_CQE_F_MORE) != 0; }
+bool has_buffer(const io_uring_cqe& cqe) { return (cqe.flags & IORING_CQE_F_BUFFER) != 0; }
+std::uint16_t buffer_id(const io_uring_cqe& cqe) {
+  return static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+}
+std::error_code error_of(const io_uring_cqe& cqe) { return sys::error_from_errno(-cqe.res); }
+
+}  // namespace
+
+Status UringEngine::wait(std::optional<nanoseconds> timeout) {
+  // Requests that found the SQ full even after an early submit.
+  for (std::uint64_t user_data : std::exchange(retry_cancels_, {})) cancel_request(user_data);
+  for (SlotRef ref : std::exchange(retry_, {})) reconcile(ref);
+  // Stashed bytes of a resumed receive are ready now: don't block.
+  if (!resumed_.empty()) timeout = nanoseconds::zero();
+
+  // One io_uring_enter submits the turn's batch and waits for completions.
+  int r;
+  if (timeout && *timeout <= nanoseconds::zero()) {
+    r = io_uring_submit_and_get_events(&ring_);
+  } else if (!timeout) {
+    r = io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    __kernel_timespec ts = to_timespec(*timeout);
+    io_uring_cqe* first = nullptr;
+    r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+  }
+  core_.count_wait();
+  // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: the CQ is backed up
+  // (reaping below is the cure).
+  if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
+    return fail(sys::error_from_errno(-r));
+
+  std::vector<io_uring_cqe> batch = std::exchange(batch_, {});
+  batch.clear();
+  harvest_into(batch);
+  // Stashed bytes were read before anything in this batch.
+  for (SlotRef ref : std::exchange(resumed_, {})) flush_stash(ref);
+  for (const io_uring_cqe& cqe : batch) dispatch(cqe);
+  batch_ = std::move(batch);  // keeps its capacity for the next turn
+  return {};
+}
+
+void UringEngine::harvest_into(std::vector<io_uring_cqe>& batch) {
+  // Copy first, then advance: callbacks may queue requests (and an early submit),
+  // and CQ entries must not be overwritten while still being read.
+  unsigned head;
+  unsigned count = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    batch.push_back(*cqe);
+    ++count;
+  }
+  io_uring_cq_advance(&ring_, count);
+}
+
+void UringEngine::dispatch(const io_uring_cqe& cqe) {
+  const UringUserData ud = UringUserData::unpack(cqe.user_data);
+  if (ud.op == UringOp::kNone) return;  // a cancellation's own completion
+  const bool final = !has_more(cqe);
+  if (final && in_flight_ > 0) --in_flight_;
+  SlotState* st = ud.index < states_.size() ? &states_[ud.index] : nullptr;
+  if (shutting_down_ || st == nullptr || !st->live ||
+      (st->generation & UringUserData::kGenerationMask) != ud.generation) {
+    drop_stale(cqe, ud, final);
+    return;
+  }
+  const SlotRef ref{ud.index, st->generation};
+  switch (ud.op) {
+    case UringOp::kAccept:
+      on_accept(ref, *st, cqe, ud.poll);
+      break;
+    case UringOp::kReceive:
+      on_receive(ref, *st, cqe, ud.poll);
+      break;
+    case UringOp::kSend:
+      on_send(ref, *st, cqe, ud.poll);
+      break;
+    case UringOp::kConnect:
+      on_connect(ref, *st, cqe, ud.poll);
+      break;
+    case UringOp::kNone:
+      break;
+  }
+}
+
+void UringEngine::drop_stale(const io_uring_cqe& cqe, const UringUserData& ud, bool final) {
+  if (!ud.poll) {
+    if (has_buffer(cqe) && buffers_) buffers_->recycle(buffer_id(cqe));
+    // A connection accepted for a listener that is gone: nobody will own it.
+    if (ud.op == UringOp::kAccept && cqe.res >= 0) Fd(cqe.res).reset();
+  }
+  if (final) orphans_.erase(cqe.user_data);
+}
+
+void UringEngine::on_accept(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
+  if (!has_more(cqe)) st.op(UringOp::kAccept) = {};
+  if (!poll && cqe.res == -EAGAIN && !has_more(cqe)) {
+    // An older kernel that answers EAGAIN instead of waiting: wait with a poll.
+    if (Slot* slot = core_.slot(ref)) arm_poll(ref, slot->fd, st, UringOp::kAccept, POLLIN);
+    return;
+  }
+  // A poll completion only means "try again"; ECANCELED is our own cancellation.
+  if (!poll && cqe.res != -ECANCELED) {
+    Result<Fd> result = cqe.res >= 0 ? Result<Fd>(Fd(cqe.res)) : Result<Fd>(fail(error_of(cqe)));
+    const auto saved = std::exchange(dispatching_, Dispatching{ref, UringOp::kAccept});
+    const bool alive = core_.complete_accept(ref, std::move(result));
+    dispatching_ = saved;
+    if (!alive) return;
+  }
+  reconcile(ref);  // re-arms if the request ended and the slot still accepts
+}
+
+void UringEngine::on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
+  if (!has_more(cqe)) st.op(UringOp::kReceive) = {};
+  if (poll || cqe.res == -ECANCELED || cqe.res == -ENOBUFS) {
+    // A poll saying "readable", our own cancellation, or the buffer ring ran dry
+    // (the buffers come back as this batch's callbacks return): re-arm, no error.
+    if (has_buffer(cqe)) buffers_->recycle(buffer_id(cqe));
+    reconcile(ref);
+    return;
+  }
+  if (cqe.res == -EAGAIN && !has_more(cqe)) {
+    if (Slot* slot = core_.slot(ref)) arm_poll(ref, slot->fd, st, UringOp::kReceive, POLLIN);
+    return;
+  }
+  // The callback may free the slot (and its memory): keep the bytes alive until
+  // it returns.
+  const std::shared_ptr<OpMemory> keep = st.memory;
+  const auto length = static_cast<std::size_t>(std::max(cqe.res, 0));
+  Result<std::span<const std::byte>> result = std::span<const std::byte>();
+  if (cqe.res < 0) {
+    result = fail(error_of(cqe));
+  } else if (has_buffer(cqe)) {
+    result = buffers_->bytes(buffer_id(cqe), length);
+  } else if (keep) {
+    result = std::span<const std::byte>(keep->buffer).first(std::min(keep->buffer.size(), length));
+  }
+  const bool alive = deliver_receive(ref, std::move(result));
+  // Only now, after the callback, may the kernel reuse the buffer.
+  if (has_buffer(cqe)) buffers_->recycle(buffer_id(cqe));
+  if (alive) reconcile(ref);
+}
+
+bool UringEngine::deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result) {
+  Slot* slot = core_.slot(ref);
+  SlotState* st = state(ref);
+  if (slot == nullptr || st == nullptr) return false;
+  if (slot->receive_fn && (slot->receive_paused || !st->stash.empty())) {
+    // Read before the pause reached the kernel, or queued behind such bytes.
+    Stashed item;
+    if (result) {
+      item.bytes.assign(result->begin(), result->end());
+    } else {
+      item.error = result.error();
+    }
+    st->stash.push_back(std::move(item));
+    return true;
+  }
+  const auto saved = std::exchange(dispatching_, Dispatching{ref, UringOp::kReceive});
+  const bool alive = core_.complete_receive(ref, std::move(result));
+  dispatching_ = saved;
+  return alive;
+}
+
+void UringEngine::flush_stash(SlotRef ref) {
+  for (;;) {
+    Slot* slot = core_.slot(ref);
+    SlotState* st = state(ref);
+    if (slot == nullptr || st == nullptr) return;
+    if (!slot->receiving() || st->stash.empty()) break;
+    Stashed item = std::move(st->stash.front());
+    st->stash.pop_front();
+    Result<std::span<const std::byte>> result = std::span<const std::byte>(item.bytes);
+    if (item.error) result = fail(item.error);
+    const auto saved = std::exchange(dispatching_, Dispatching{ref, UringOp::kReceive});
+    const bool alive = core_.complete_receive(ref, std::move(result));
+    dispatching_ = saved;
+    if (!alive) return;
+  }
+  reconcile(ref);
+}
+
+void UringEngine::on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
+  st.op(UringOp::kSend) = {};
+  if (poll) {
+    reconcile(ref);  // writable: send again
+    return;
+  }
+  if (cqe.res == -EAGAIN) {
+    if (Slot* slot = core_.slot(ref)) arm_poll(ref, slot->fd, st, UringOp::kSend, POLLOUT);
+    return;
+  }
+  Result<std::size_t> result = cqe.res >= 0 ? Result<std::size_t>(static_cast<std::size_t>(cqe.res))
+                                            : Result<std::size_t>(fail(error_of(cqe)));
+  if (core_.complete_send(ref, std::move(result))) reconcile(ref);
+}
+
+void UringEngine::on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
+  st.op(UringOp::kConnect) = {};
+  Slot* slot = core_.slot(ref);
+  if (slot == nullptr) return;
+  Status status;
+  if (poll) {
+    // An older kernel handed back EINPROGRESS; the socket is now writable and
+    // SO_ERROR holds the outcome.
+    auto err = sys::get_option<int>(slot->fd, SOL_SOCKET, SO_ERROR);
+    if (!err) {
+      status = fail(err.error());
+    } else if (*err != 0) {
+      status = fail(sys::error_from_errno(*err));
+    }
+  } else if (cqe.res == -EINPROGRESS || cqe.res == -EALREADY || cqe.res == -EAGAIN) {
+    arm_poll(ref, slot->fd, st, UringOp::kConnect, POLLOUT);
+    return;
+  } else if (cqe.res < 0) {
+    status = fail(error_of(cqe));
+  }
+  if (core_.complete_connect(ref, std::move(status))) reconcile(ref);
+}
+
+void UringEngine::drain_for_exit() {
+  shutting_down_ = true;  // from here on every completion is stale: no core calls
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    SlotState& st = states_[i];
+    if (!st.live) continue;
+    const SlotRef ref{static_cast<std::uint32_t>(i), st.generation};
+    for (std::size_t k = 0; k < kUringOpCount; ++k) cancel(ref, st, static_cast<UringOp>(k + 1));
+  }
+  for (std::uint64_t user_data : std::exchange(retry_cancels_, {})) cancel_request(user_data);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::vector<io_uring_cqe> batch;
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    __kernel_timespec ts = to_timespec(std::chrono::milliseconds(100));
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    batch.clear();
+    harvest_into(batch);
+    for (const io_uring_cqe& cqe : batch) dispatch(cqe);
+  }
+}
+
+}  // namespace sockit::event

@@ -1,0 +1,181 @@
+// UringEngine: the completion engine on io_uring (internal).
+//
+// Each IoHandle operation becomes one kernel request: a multishot accept, a
+// multishot receive into the provided-buffer ring (BufferRing), a sendmsg, a
+// connect; eventfd and signalfd receive through single-shot reads into a buffer of
+// the slot's own. Requests are only queued by update(); wait() submits the whole
+// batch and waits in the same io_uring_enter, so a loop turn costs one syscall
+// however many operations it started. Features the kernel lacks fall back one by
+// one (uring_features.hpp): single-shot accept or receive, re-armed after each
+// completion, and receives into per-slot buffers when there is no buffer ring.
+//
+// user_data layout (never a raw fd: a descriptor number is reused as soon as it is
+// closed, a slot generation is not):
+//     bits  0..31  slot index
+//     bits 32..55  slot generation, low 24 bits
+//     bits 56..62  operation (UringOp); 0 marks requests whose completions are
+//                  ignored (cancellations)
+//     bit  63      the request is the POLL_ADD standing in for the operation
+//                  (only where an older kernel answered EAGAIN instead of waiting)
+// A completion whose generation does not match the slot's current one belongs to a
+// registration that is gone: its provided buffer is recycled, an accepted
+// descriptor is closed, and nothing reaches the core. 24 bits of generation would
+// only alias if a request outlived 16 million reuses of its slot.
+//
+// Request state, per slot and operation: idle, armed, or cancelling. Every armed
+// request ends with exactly one completion without IORING_CQE_F_MORE, and only then
+// is the operation idle again and re-armed if still wanted, so at most one request
+// per slot and operation is ever in flight and their completions cannot be
+// confused. Memory a request points at (msghdr, iovecs, the connect address, a
+// per-slot receive buffer) lives in an OpMemory shared with an orphan table while a
+// removed slot's requests drain.
+//
+// Callbacks run only from wait(). CQEs are copied out and the CQ advanced before
+// any is dispatched, so a callback that starts, stops or destroys operations (and
+// so calls update() or remove() and queues new requests) never disturbs the batch.
+// While a multishot callback runs, the core has moved that callback out of the
+// slot; update() must not take that for "stopped" and cancel the request, so the
+// engine remembers which slot and operation it is dispatching.
+//
+// A receive paused while its multishot request is still in flight may see data the
+// kernel had already read: that data is copied aside (stash) and delivered, in
+// order, after resume_receive(), so pausing never loses or reorders bytes.
+//
+// Loop thread only.
+#pragma once
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "event/engine.hpp"
+#include "event/uring_buffer_ring.hpp"
+#include "event/uring_features.hpp"
+
+namespace sockit::event {
+
+enum class UringOp : std::uint8_t { kNone = 0, kAccept = 1, kReceive = 2, kSend = 3, kConnect = 4 };
+inline constexpr std::size_t kUringOpCount = 4;
+
+struct UringUserData {
+  static constexpr std::uint32_t kGenerationMask = 0xFF'FFFF;
+  static constexpr std::uint8_t kPollBit = 0x80;  // the POLL_ADD standing in for `op` after EAGAIN
+
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;  // low 24 bits only
+  UringOp op = UringOp::kNone;
+  bool poll = false;
+
+  static std::uint64_t pack(SlotRef ref, UringOp op, bool poll = false) {
+    const std::uint8_t tag = static_cast<std::uint8_t>(op) | (poll ? kPollBit : 0);
+    return std::uint64_t{ref.index} | (std::uint64_t{ref.generation & kGenerationMask} << 32) |
+           (std::uint64_t{tag} << 56);
+  }
+  static UringUserData unpack(std::uint64_t v) {
+    const auto tag = static_cast<std::uint8_t>(v >> 56);
+    const std::uint8_t op = tag & ~kPollBit;
+    return {static_cast<std::uint32_t>(v), static_cast<std::uint32_t>(v >> 32) & kGenerationMask,
+            op <= kUringOpCount ? static_cast<UringOp>(op) : UringOp::kNone, (tag & kPollBit) != 0};
+  }
+};
+
+class UringEngine final : public Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> create(LoopCore& core, const LoopOptions& options);
+  ~UringEngine() override;
+
+  [[nodiscard]] const BackendInfo& info() const override { return info_; }
+  [[nodiscard]] Status add(SlotRef ref, Slot& slot) override;
+  void remove(SlotRef ref, Slot& slot) override;
+  void update(SlotRef ref, Slot& slot) override;
+  [[nodiscard]] Status wait(std::optional<std::chrono::nanoseconds> timeout) override;
+
+ private:
+  enum class Phase : std::uint8_t { kIdle, kArmed, kCancelling };
+  struct OpState {
+    Phase phase = Phase::kIdle;
+    bool polling = false;  // armed as a POLL_ADD because the operation said EAGAIN
+  };
+  // What the kernel may read (until submission) or write (until completion).
+  struct OpMemory {
+    msghdr message{};
+    std::vector<iovec> iov;
+    Endpoint address;
+    std::vector<std::byte> buffer;  // receives without the buffer ring
+  };
+  struct Stashed {
+    std::vector<std::byte> bytes;
+    std::error_code error;  // set: an error; else bytes (empty: end of stream)
+  };
+  struct SlotState {
+    std::uint32_t generation = 0;
+    bool live = false;
+    std::array<OpState, kUringOpCount> ops{};
+    std::shared_ptr<OpMemory> memory;
+    std::deque<Stashed> stash;
+    OpState& op(UringOp o) { return ops[static_cast<std::size_t>(o) - 1]; }
+  };
+  struct Dispatching {
+    SlotRef ref;
+    UringOp op = UringOp::kNone;
+  };
+
+  UringEngine(LoopCore& core, const LoopOptions& options, UringFeatures features);
+  Status init(const LoopOptions& options);
+
+  // --- requests (uring_engine.cpp) ---
+  SlotState* state(SlotRef ref);
+  OpMemory& memory(SlotState& st);
+  void sync(SlotRef ref, Slot& slot, SlotState& st);
+  void reconcile(SlotRef ref);
+  io_uring_sqe* next_sqe();
+  void arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op);
+  void arm_poll(SlotRef ref, int fd, SlotState& st, UringOp op, unsigned events);
+  void prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st);
+  void prep_send(io_uring_sqe* sqe, Slot& slot, SlotState& st);
+  void cancel(SlotRef ref, SlotState& st, UringOp op);
+  void cancel_request(std::uint64_t user_data);
+
+  // --- completions (uring_completions.cpp) ---
+  void harvest_into(std::vector<io_uring_cqe>& batch);
+  void dispatch(const io_uring_cqe& cqe);
+  void drop_stale(const io_uring_cqe& cqe, const UringUserData& ud, bool final);
+  void on_accept(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  void on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  void on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  void on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  bool deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result);
+  void flush_stash(SlotRef ref);
+  void drain_for_exit();
+
+  LoopCore& core_;
+  BackendInfo info_;
+  UringFeatures features_;
+  std::size_t own_buffer_size_ = 0;  // per-slot receive buffer when the ring can't be used
+
+  std::unique_ptr<BufferRing> buffers_;  // unmapped after io_uring_queue_exit (see the destructor)
+  io_uring ring_{};
+  bool ring_live_ = false;
+
+  std::deque<SlotState> states_;  // by slot index; a deque so references survive growth
+  std::unordered_map<std::uint64_t, std::shared_ptr<OpMemory>> orphans_;  // removed slots' requests
+  std::size_t in_flight_ = 0;  // requests awaiting their final completion
+  std::vector<io_uring_cqe> batch_;
+  std::vector<SlotRef> resumed_;  // slots with stashed data whose receive resumed
+  std::vector<SlotRef> retry_;    // slots whose request found the SQ full even after a submit
+  std::vector<std::uint64_t> retry_cancels_;
+  std::optional<Dispatching> dispatching_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace sockit::event

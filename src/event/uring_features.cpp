@@ -1,0 +1,258 @@
+#include "event/uring_features.hpp"
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "event/engine.hpp"
+#include "event/uring_buffer_ring.hpp"
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
+
+namespace sockit::event {
+
+namespace {
+
+std::string message(int negative_errno) { return sys::error_from_errno(-negative_errno).message(); }
+
+// Why io_uring_setup failed, in words a user can act on.
+std::string describe_setup_error(int err) {
+  switch (err) {
+    case -EPERM: {
+      std::ifstream sysctl("/proc/sys/kernel/io_uring_disabled");
+      int disabled = 0;
+      if (sysctl >> disabled && disabled == 2)
+        return "io_uring is disabled on this system (kernel.io_uring_disabled=2)";
+      if (disabled == 1)
+        return "io_uring is restricted to kernel.io_uring_group (kernel.io_uring_disabled=1)";
+      return "io_uring_setup refused (EPERM): blocked by seccomp or a container policy";
+    }
+    case -ENOSYS:
+      return "io_uring_setup is not implemented (kernel built without io_uring, or seccomp answers ENOSYS)";
+    case -ENOMEM:
+      return "io_uring_setup: out of memory (kernels before 5.12 charge rings to RLIMIT_MEMLOCK)";
+    default:
+      return "io_uring_setup: " + message(err);
+  }
+}
+
+struct RingGuard {
+  io_uring* ring;
+  ~RingGuard() { io_uring_queue_exit(ring); }
+};
+
+// Submits what is queued and waits (at most a second) for one completion, which it
+// copies out and consumes. False on timeout.
+bool next_completion(io_uring& ring, io_uring_cqe& out) {
+  __kernel_timespec ts{.tv_sec = 1, .tv_nsec = 0};
+  io_uring_cqe* cqe = nullptr;
+  if (io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr) < 0 || cqe == nullptr) return false;
+  out = *cqe;
+  io_uring_cqe_seen(&ring, cqe);
+  return true;
+}
+
+// "" if a multishot accept on a listening socket that has a connection waiting
+// completes with F_MORE; otherwise why not.
+std::string try_multishot_accept(io_uring& ring) {
+  auto listener = sys::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
+  if (!listener) return "probe socket: " + listener.error().message();
+  Endpoint autobind;  // a bare family asks the kernel for an abstract name
+  autobind.storage.ss_family = AF_UNIX;
+  autobind.length = sizeof(sa_family_t);
+  if (auto s = sys::bind(listener->get(), autobind); !s) return "probe bind: " + s.error().message();
+  if (auto s = sys::listen(listener->get(), 4); !s) return "probe listen: " + s.error().message();
+  auto name = sys::local_endpoint(listener->get());
+  if (!name) return "probe getsockname: " + name.error().message();
+  auto client = sys::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
+  if (!client) return "probe socket: " + client.error().message();
+  if (auto s = sys::connect(client->get(), *name); !s && !sys::is_would_block(s.error())) {
+    return "probe connect: " + s.error().message();
+  }
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_multishot_accept(sqe, listener->get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, 1);
+  io_uring_cqe cqe{};
+  if (!next_completion(ring, cqe)) return "no completion within a second";
+  if (cqe.res >= 0) Fd(cqe.res).reset();  // the probe's connection: close it
+  if (cqe.res < 0) return "kernel rejects IORING_ACCEPT_MULTISHOT (" + message(cqe.res) + ")";
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) return "completion without IORING_CQE_F_MORE";
+  return "";
+}
+
+// "" if a multishot receive into the buffer group completes with F_MORE and a
+// provided buffer; otherwise why not.
+std::string try_multishot_recv(io_uring& ring, BufferRing& buffers) {
+  auto pair = sys::socketpair(SOCK_STREAM | SOCK_NONBLOCK);
+  if (!pair) return "probe socketpair: " + pair.error().message();
+  if (auto n = sys::send(pair->second.get(), "x", 1, 0); !n) return "probe send: " + n.error().message();
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_recv_multishot(sqe, pair->first.get(), nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffers.group();
+  io_uring_sqe_set_data64(sqe, 2);
+  io_uring_cqe cqe{};
+  if (!next_completion(ring, cqe)) return "no completion within a second";
+  if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+    buffers.recycle(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+  }
+  if (cqe.res < 0) return "kernel rejects IORING_RECV_MULTISHOT (" + message(cqe.res) + ")";
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) return "completion without IORING_CQE_F_MORE";
+  return "";
+}
+
+UringFeatures probe() {
+  UringFeatures f;
+  f.refused_errno = EOPNOTSUPP;         // unless the kernel gives a better answer below
+  std::unique_ptr<BufferRing> buffers;  // destroyed after the ring is gone
+  io_uring ring{};
+  if (int r = io_uring_queue_init(8, &ring, 0); r < 0) {
+    f.refused = describe_setup_error(r);
+    f.refused_errno = -r;
+    return f;
+  }
+  RingGuard guard{&ring};
+
+  io_uring_probe* ops = io_uring_get_probe_ring(&ring);
+  if (ops == nullptr) {
+    f.refused = "kernel cannot report its io_uring opcodes (IORING_REGISTER_PROBE needs 5.6)";
+    return f;
+  }
+  struct Needed {
+    int op;
+    const char* name;
+  };
+  static constexpr Needed kNeeded[] = {
+      {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_RECV, "RECV"},
+      {IORING_OP_SENDMSG, "SENDMSG"},   {IORING_OP_CONNECT, "CONNECT"},
+      {IORING_OP_READ, "READ"},         {IORING_OP_WRITEV, "WRITEV"},
+      {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+  };
+  for (const Needed& n : kNeeded) {
+    if (!io_uring_opcode_supported(ops, n.op)) f.refused = std::string("kernel lacks IORING_OP_") + n.name;
+  }
+  io_uring_free_probe(ops);
+  if (!f.refused.empty()) return f;
+  // FAST_POLL: socket operations wait inside the kernel instead of failing with
+  // EAGAIN; SUBMIT_STABLE: a request's msghdr and sockaddr may be freed once it is
+  // submitted; NODROP: completions are never lost when the CQ ring is full.
+  constexpr unsigned kNeededFeatures = IORING_FEAT_FAST_POLL | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_NODROP;
+  if ((ring.features & kNeededFeatures) != kNeededFeatures) {
+    f.refused = "kernel lacks IORING_FEAT_FAST_POLL, SUBMIT_STABLE or NODROP (5.7+)";
+    return f;
+  }
+  f.usable = true;
+  f.refused_errno = 0;
+  f.cqe_skip = (ring.features & IORING_FEAT_CQE_SKIP) != 0;
+
+  if (auto b = BufferRing::create(ring, 0, 1, 64); b) {
+    buffers = std::move(*b);
+    f.provided_buffers = true;
+  } else {
+    f.fallbacks.push_back(std::string(kFeatureProvidedBuffers) + ": io_uring_register_buf_ring: " +
+                          b.error().message() + "; each receive reads into a buffer of its own");
+  }
+  if (std::string why = try_multishot_accept(ring); why.empty()) {
+    f.multishot_accept = true;
+  } else {
+    f.fallbacks.push_back(std::string(kFeatureMultishotAccept) + ": " + why +
+                          "; single-shot accept, re-armed");
+  }
+  std::string why = buffers ? try_multishot_recv(ring, *buffers) : "needs provided buffers";
+  if (why.empty()) {
+    f.multishot_recv = true;
+  } else {
+    f.fallbacks.push_back(std::string(kFeatureMultishotRecv) + ": " + why + "; single-shot recv, re-armed");
+  }
+  return f;
+}
+
+std::mutex testing_mutex;
+std::vector<std::string> disabled_for_testing;
+
+}  // namespace
+
+const UringFeatures& uring_features() {
+  static const UringFeatures features = probe();
+  return features;
+}
+
+void uring_disable_features_for_testing(std::vector<std::string> names) {
+  std::lock_guard lock(testing_mutex);
+  disabled_for_testing = std::move(names);
+}
+
+UringFeatures uring_effective_features() {
+  UringFeatures f = uring_features();
+  std::lock_guard lock(testing_mutex);
+  auto disable = [&](bool& flag, const char* name, const char* why) {
+    if (!flag) return;
+    flag = false;
+    f.fallbacks.push_back(std::string(name) + ": " + why);
+  };
+  for (const std::string& name : disabled_for_testing) {
+    if (name == kFeatureProvidedBuffers)
+      disable(f.provided_buffers, kFeatureProvidedBuffers, "disabled for testing");
+    if (name == kFeatureMultishotAccept)
+      disable(f.multishot_accept, kFeatureMultishotAccept, "disabled for testing");
+    if (name == kFeatureMultishotRecv)
+      disable(f.multishot_recv, kFeatureMultishotRecv, "disabled for testing");
+  }
+  if (!f.provided_buffers) disable(f.multishot_recv, kFeatureMultishotRecv, "needs provided buffers");
+  return f;
+}
+
+int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& features,
+                    std::vector<std::string>& fallbacks) {
+  // Newest first: on EINVAL the newest flag still asked for is dropped, since a
+  // kernel that lacks one flag lacks every flag added after it.
+  struct Optional {
+    unsigned flags;
+    const char* name;
+  };
+  static constexpr Optional kOptional[] = {
+      // Task work runs when the loop enters the kernel anyway, not by interrupting it.
+      {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop-taskrun"},  // 5.19
+      // One bad request does not hold back the rest of the batch.
+      {IORING_SETUP_SUBMIT_ALL, "submit-all"},  // 5.18
+      // Multishot operations post many completions per request: a CQ ring four
+      // times the SQ keeps them out of the kernel's slower overflow list.
+      {IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP, "large-cq"},  // 5.5
+  };
+  unsigned wanted = 0;
+  for (const Optional& o : kOptional) wanted |= o.flags;
+  for (;;) {
+    io_uring_params params{};
+    params.flags = wanted;
+    if ((wanted & IORING_SETUP_CQSIZE) != 0)
+      params.cq_entries = entries <= (1u << 24) ? entries * 4 : entries;
+    const int r = io_uring_queue_init_params(entries, &ring, &params);
+    if (r == 0) break;
+    const auto next = std::find_if(std::begin(kOptional), std::end(kOptional),
+                                   [&](const Optional& o) { return (wanted & o.flags) != 0; });
+    if (r != -EINVAL || next == std::end(kOptional)) return r;
+    wanted &= ~next->flags;
+    fallbacks.push_back(std::string(next->name) + ": refused by the kernel (" + message(r) + ")");
+  }
+  for (const Optional& o : kOptional) {
+    if ((wanted & o.flags) != 0) features.emplace_back(o.name);
+  }
+  // SINGLE_ISSUER and DEFER_TASKRUN bind the ring to the task that first submits,
+  // and io_uring_enter from any other thread then fails with EEXIST. EventLoop lets
+  // run() hand the loop to another thread, so the ring must not be bound to one.
+  fallbacks.emplace_back("single-issuer: not used: EventLoop::run() may move the loop to another thread");
+  fallbacks.emplace_back("defer-taskrun: not used: needs single-issuer");
+  return 0;
+}
+
+bool uring_available(std::string* reason) {
+  const UringFeatures& f = uring_features();
+  if (!f.usable && reason != nullptr) *reason = f.refused;
+  return f.usable;
+}
+
+}  // namespace sockit::event

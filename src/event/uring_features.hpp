@@ -1,0 +1,60 @@
+// What this kernel's io_uring can do, probed once per process (internal).
+//
+// Following Seastar's available(): the only reliable test is to try. The probe
+// creates a small ring (which fails under seccomp, kernel.io_uring_disabled, an old
+// kernel or a tight RLIMIT_MEMLOCK), checks the opcodes the engine needs with
+// io_uring_get_probe_ring, and then exercises each optional feature for real:
+// registering a provided-buffer ring, a multishot accept on a listening Unix socket
+// that is then connected to, and a multishot receive on a socket pair with a byte
+// queued. A feature counts only if the kernel delivered a completion with
+// IORING_CQE_F_MORE; anything else becomes a fallback with its reason. The engine
+// stays correct if the probe is wrong, because it re-arms every operation whose
+// completion lacks F_MORE.
+//
+// Thread safety: uring_features() may be called from any thread (a function-local
+// static); the testing override must be set before the loops that should see it
+// are created.
+#pragma once
+
+#include <liburing.h>
+
+#include <string>
+#include <vector>
+
+namespace sockit::event {
+
+struct UringFeatures {
+  bool usable = false;
+  std::string refused;    // why not, when !usable
+  int refused_errno = 0;  // the kernel's answer (ENOSYS, EPERM, ...), for the factory's error
+
+  bool provided_buffers = false;       // io_uring_register_buf_ring (5.19)
+  bool multishot_accept = false;       // IORING_ACCEPT_MULTISHOT (5.19)
+  bool multishot_recv = false;         // IORING_RECV_MULTISHOT (6.0), needs provided buffers
+  bool cqe_skip = false;               // IOSQE_CQE_SKIP_SUCCESS, used on cancel requests (5.17)
+  std::vector<std::string> fallbacks;  // "feature: reason" for each one missing
+};
+
+// The probe's result, computed on first use.
+const UringFeatures& uring_features();
+
+// Feature names as BackendInfo lists them.
+inline constexpr const char* kFeatureProvidedBuffers = "provided-buffers";
+inline constexpr const char* kFeatureMultishotAccept = "multishot-accept";
+inline constexpr const char* kFeatureMultishotRecv = "multishot-recv";
+
+// Tests only: engines created afterwards behave as if the named features were
+// missing, so the fallback paths can be exercised on a kernel that has them all.
+// An empty list restores the probed set.
+void uring_disable_features_for_testing(std::vector<std::string> names);
+// The probed features minus any disabled for testing.
+UringFeatures uring_effective_features();
+
+// Creates `ring` with `entries` submission entries, asking for the setup flags that
+// help a single-threaded loop and dropping each one the kernel refuses. Returns
+// 0 or -errno; `fallbacks` gets "flag: reason" for each flag dropped, `features`
+// the ones kept.
+int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& features,
+                    std::vector<std::string>& fallbacks);
+
+}  // namespace sockit::event
