@@ -93,13 +93,12 @@ Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
 }
 
 void LoopCore::run() {
-  stop_requested_.store(false, std::memory_order_relaxed);
+  // A stop() that came before run() is honoured (the caller started a thread and
+  // stopped it at once); the flag is cleared on the way out so run() can be called again.
   while (!stop_requested_.load(std::memory_order_acquire)) {
-    if (auto s = run_once(std::nullopt); !s) {
-      // A failing wait (EBADF, ENOMEM) would fail again at once: stop rather than spin.
-      return;
-    }
+    if (auto s = run_once(std::nullopt); !s) break;  // a failing wait would fail again at once: don't spin
   }
+  stop_requested_.store(false, std::memory_order_release);
 }
 
 void LoopCore::stop() {

@@ -39,8 +39,8 @@ namespace {
 // Slot::backend_flags. The core resets them to 0 when a slot is reused, which
 // matches a fresh poller registration (no interest).
 constexpr std::uint32_t kInterestMask = kReadable | kWritable;  // what the poller has now
-constexpr std::uint32_t kSendStarted = 1u << 4;     // tried; completion queued or waiting
-constexpr std::uint32_t kSendWaiting = 1u << 5;     // waiting for writability
+constexpr std::uint32_t kSendStarted = 1u << 4;                 // tried; completion queued or waiting
+constexpr std::uint32_t kSendWaiting = 1u << 5;                 // waiting for writability
 constexpr std::uint32_t kConnectStarted = 1u << 6;
 constexpr std::uint32_t kConnectWaiting = 1u << 7;
 constexpr std::uint32_t kDirty = 1u << 8;           // in dirty_: interest to recompute
@@ -192,7 +192,8 @@ class ReadinessEngine final : public Engine {
       if (!core_.complete_accept(ref, fail(fd.error()))) return;
       break;
     }
-    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->accepting()) queue_recheck(ref, *slot);
+    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->accepting())
+      queue_recheck(ref, *slot);
   }
 
   void do_receive(SlotRef ref) {
@@ -219,7 +220,8 @@ class ReadinessEngine final : public Engine {
       // if it is not, the poller says so again: skip the read that would say EAGAIN.
       if (!edge_ && *n < scratch_.size()) return;
     }
-    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->receiving()) queue_recheck(ref, *slot);
+    if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->receiving())
+      queue_recheck(ref, *slot);
   }
 
   // --- send and connect ----------------------------------------------------------------

@@ -109,6 +109,7 @@ Status UringEngine::add(SlotRef ref, Slot&) {
 void UringEngine::remove(SlotRef ref, Slot&) {
   SlotState* st = state(ref);
   if (st == nullptr) return;
+  bool cancelled = false;
   for (std::size_t i = 0; i < kUringOpCount; ++i) {
     const auto op = static_cast<UringOp>(i + 1);
     const OpState o = st->op(op);
@@ -116,11 +117,20 @@ void UringEngine::remove(SlotRef ref, Slot&) {
     const std::uint64_t user_data = UringUserData::pack(ref, op, o.polling);
     // The request may still read its msghdr (until submitted) or write its buffer.
     if (st->memory) orphans_.insert_or_assign(user_data, st->memory);
-    if (o.phase == Phase::kArmed) cancel_request(user_data);
+    if (o.phase == Phase::kArmed) {
+      cancel_request(user_data);
+      cancelled = true;
+    }
   }
   // Later completions carry this generation and find the state not live (or, once
   // the index is reused, a different generation): they are dropped.
   *st = SlotState{};
+  // A request in the kernel holds a reference to the file, so the caller's close()
+  // right after this would not close the socket (no FIN or RST, the port stays
+  // bound) until the next turn submitted the cancellation. Closing must be prompt,
+  // so the cancellations go now: one extra io_uring_enter per close of a busy
+  // handle, the one exception to a single enter per turn.
+  if (cancelled) io_uring_submit(&ring_);
 }
 
 void UringEngine::update(SlotRef ref, Slot& slot) {

@@ -5,9 +5,13 @@
 // connect; eventfd and signalfd receive through single-shot reads into a buffer of
 // the slot's own. Requests are only queued by update(); wait() submits the whole
 // batch and waits in the same io_uring_enter, so a loop turn costs one syscall
-// however many operations it started. Features the kernel lacks fall back one by
-// one (uring_features.hpp): single-shot accept or receive, re-armed after each
-// completion, and receives into per-slot buffers when there is no buffer ring.
+// however many operations it started. The exception is remove(): a request in the
+// kernel holds a reference to its file, so a handle's cancellations are submitted
+// at once, or the caller's close() right after would not close the socket.
+//
+// Features the kernel lacks fall back one by one (uring_features.hpp): single-shot
+// accept or receive, re-armed after each completion, and receives into per-slot
+// buffers when there is no buffer ring.
 //
 // user_data layout (never a raw fd: a descriptor number is reused as soon as it is
 // closed, a slot generation is not):

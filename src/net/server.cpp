@@ -117,6 +117,9 @@ Status Server::Impl::start_accepting(Worker& w) {
 }
 
 void Server::Impl::shed_one(Worker& w) {
+  // With a completion engine the EMFILE report can arrive after descriptors were
+  // freed; shedding then would close a connection we could serve. Probe first.
+  if (Fd probe(::open("/dev/null", O_RDONLY | O_CLOEXEC)); probe.valid()) return;
   bump(shed);
   if (!w.logged_emfile) {
     w.logged_emfile = true;  // once per burst: reset when an accept succeeds again

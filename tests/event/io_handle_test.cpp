@@ -5,14 +5,15 @@
 //
 // Sockets are declared before the IoHandles that watch them, so every handle is
 // destroyed (unregistered) before its descriptor closes.
+#include "sockit/event/io_handle.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -23,7 +24,6 @@
 #include <vector>
 
 #include "sockit/event/event_loop.hpp"
-#include "sockit/event/io_handle.hpp"
 #include "sockit/sockit.hpp"
 #include "support/bytes.hpp"
 #include "support/connected.hpp"
@@ -82,9 +82,7 @@ Endpoint endpoint_of(const Address& address) {
   return endpoints->front();
 }
 
-Fd tcp_socket_nonblocking() {
-  return Fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-}
+Fd tcp_socket_nonblocking() { return Fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)); }
 
 // --- accept ---------------------------------------------------------------------------------
 
@@ -198,7 +196,8 @@ TEST_P(IoHandle, ReceiveDeliversEveryByteOfAOneMiBBurstSentInOneGo) {
         received += chunk->size();
       }
     });
-    EXPECT_TRUE(test::run_until(loop(), [&] { return eof || errors > 0; }, 20s))
+    EXPECT_TRUE(test::run_until(
+        loop(), [&] { return eof || errors > 0; }, 20s))
         << received << " of " << kSize << " bytes, no end of stream";
   }
   server.close();  // unblocks a sender still waiting if the receive stopped early
@@ -273,8 +272,10 @@ TEST_P(IoHandle, ReceiveReportsAResetConnectionAsAnErrorAndEndsTheReceive) {
   {
     auto h = watch(pair.server.native_handle());
     h.receive([&](Result<Bytes> chunk) {
-      if (!chunk) errors.push_back(chunk.error());
-      else if (chunk->empty()) ++eofs;
+      if (!chunk)
+        errors.push_back(chunk.error());
+      else if (chunk->empty())
+        ++eofs;
     });
     test::run_for(loop(), 10ms);
     ASSERT_TRUE(pair.client.set_linger(0s));  // close() sends RST instead of FIN
@@ -393,7 +394,8 @@ TEST_P(IoHandle, APartialSendIsReportedHonestlyAndTheRestArrivesOnceThePeerReads
     auto n = b.recv_some(extra, 10s);
     eof_after = n && *n == 0;
   });
-  EXPECT_TRUE(test::run_until(loop(), [&] { return sent == kSize || error; }, 30s))
+  EXPECT_TRUE(test::run_until(
+      loop(), [&] { return sent == kSize || error; }, 30s))
       << sent << " of " << kSize << " sent";
   h.reset();
   EXPECT_TRUE(a.shutdown(ShutdownHow::write));  // ends the reader's wait if bytes are missing
@@ -640,12 +642,14 @@ TEST_P(IoHandle, CompletionsDroppedAfterDestroyDoNotExhaustReceiveBuffers) {
     ASSERT_TRUE(r) << r.error().message();
     event::IoHandle h = std::move(*r);
     h.receive([&](Result<Bytes> chunk) {
-      if (!chunk) error = chunk.error();
-      else if (chunk->empty()) eof = true;
-      else got += chunk->size();
+      if (!chunk)
+        error = chunk.error();
+      else if (chunk->empty())
+        eof = true;
+      else
+        got += chunk->size();
     });
-    EXPECT_TRUE(test::run_until(*small, [&] { return eof || error; }))
-        << got << " of " << queued << " bytes";
+    EXPECT_TRUE(test::run_until(*small, [&] { return eof || error; })) << got << " of " << queued << " bytes";
   }
   EXPECT_FALSE(error) << error->message();
   EXPECT_EQ(got, queued);
@@ -674,15 +678,19 @@ TEST_P(IoHandle, ASmallReceiveBufferPoolStillDeliversAOneMiBBurst) {
       EXPECT_TRUE(client.shutdown(ShutdownHow::write));
     });
     h.receive([&](Result<Bytes> chunk) {
-      if (!chunk) error = chunk.error();
-      else if (chunk->empty()) eof = true;
+      if (!chunk)
+        error = chunk.error();
+      else if (chunk->empty())
+        eof = true;
       else {
         EXPECT_LE(chunk->size(), 4096u);
         got += chunk->size();
         sum = test::checksum(*chunk, sum);
       }
     });
-    EXPECT_TRUE(test::run_until(*small, [&] { return eof || error; }, 20s)) << got << " of " << kSize;
+    EXPECT_TRUE(test::run_until(
+        *small, [&] { return eof || error; }, 20s))
+        << got << " of " << kSize;
     h.reset();
     server.close();  // unblocks a sender still waiting if the receive stopped early
     sender.join();

@@ -179,7 +179,9 @@ TEST_P(Poller, OnlySelectRefusesADescriptorAtOrAboveFdSetsize) {
   constexpr int kHighFd = 1100;
   rlimit limit{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
-  if (limit.rlim_max <= kHighFd) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " <= " << kHighFd;
+  if (limit.rlim_max <= kHighFd) {
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " <= " << kHighFd;
+  }
   const rlimit saved = limit;
   if (limit.rlim_cur <= kHighFd) {
     limit.rlim_cur = kHighFd + 1;

@@ -97,18 +97,24 @@ TEST_P(Timers, APeriodicTimerCanCancelItselfFromItsCallback) {
 
 TEST_P(Timers, CancellingBeforeDuePreventsFiring) {
   int fired = 0;
-  auto timer = loop().run_after(20ms, [&] { ++fired; });
+  const auto armed_at = Clock::now();
+  auto timer = loop().run_after(300ms, [&] { ++fired; });
   test::run_for(loop(), 5ms);
+  const bool before_due = Clock::now() - armed_at < 300ms;  // a badly stalled machine proves nothing
   timer.cancel();
   EXPECT_FALSE(timer.active());
-  test::run_for(loop(), 60ms);
-  EXPECT_EQ(fired, 0);
+  test::run_for(loop(), 350ms);
+  if (before_due) {
+    EXPECT_EQ(fired, 0);
+  }
   timer.cancel();  // a second cancel is harmless
 }
 
 TEST_P(Timers, DestroyingTheHandleBeforeDuePreventsFiring) {
   int fired = 0;
-  { auto timer = loop().run_after(10ms, [&] { ++fired; }); }
+  {
+    auto timer = loop().run_after(10ms, [&] { ++fired; });
+  }
   test::run_for(loop(), 50ms);
   EXPECT_EQ(fired, 0);
 }
@@ -229,7 +235,8 @@ TEST_P(Timers, AHundredThousandTimersDueInAShortWindowEachFireExactlyOnce) {
       ++total;
     }));
   }
-  ASSERT_TRUE(test::run_until(loop(), [&] { return total >= kTimers; }, 20s))
+  ASSERT_TRUE(test::run_until(
+      loop(), [&] { return total >= kTimers; }, 20s))
       << total << " of " << kTimers << " fired";
   test::run_for(loop(), 60ms);
   int never = 0;

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -159,6 +160,35 @@ TEST(UringEngine, AClosedHandlesLateCompletionsNeverReachTheSlotsNextOwner) {
     ASSERT_EQ(b_got, "new") << "round " << round;
     ASSERT_EQ(a_got, "") << "a destroyed handle's callback ran";
   }
+}
+
+TEST(UringEngine, ClosingAfterTheHandleReallyClosesWithoutAnotherLoopTurn) {
+  // A request in the kernel holds the file: unless the cancellation is submitted
+  // when the handle goes, close() leaves the socket open until the next turn.
+  auto loop = uring_loop();
+  if (!loop) return;
+  auto [a, peer] = socket_pair();
+  ASSERT_TRUE(a.set_non_blocking(true));
+  auto listener = listen(*Address::parse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener) << listener.error().message();
+  ASSERT_TRUE(listener->set_non_blocking(true));
+  const Address bound = *listener->local_address();
+  {
+    auto receiving = watch(*loop, a.native_handle());
+    receiving.receive([](Result<Bytes>) {});
+    auto accepting = watch(*loop, listener->native_handle());
+    accepting.accept([](Result<Fd>) {});
+    test::run_for(*loop, 5ms);  // both requests are in the kernel
+  }
+  a.close();
+  listener->close();
+  std::array<std::byte, 1> b{};
+  auto r = peer.recv_some(b, 2s);
+  ASSERT_TRUE(r) << "the peer did not see the close: " << r.error().message();
+  EXPECT_EQ(*r, 0u);
+  auto c = connect(bound, 2s);
+  ASSERT_FALSE(c) << "the listener still accepts after close";
+  EXPECT_EQ(c.error(), std::errc::connection_refused) << c.error().message();
 }
 
 TEST(UringEngine, PausingWithBytesAlreadyReadDeliversThemInOrderOnlyAfterResume) {

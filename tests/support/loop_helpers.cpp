@@ -65,8 +65,7 @@ std::unique_ptr<event::EventLoop> make_loop_or_skip(const event::LoopOptions& op
       record_skip("io_uring refused by this kernel: " + loop.error().message());
       return nullptr;
     }
-    ADD_FAILURE() << "available_backends() lists io_uring but creating it failed: "
-                  << loop.error().message();
+    ADD_FAILURE() << "available_backends() lists io_uring but creating it failed: " << loop.error().message();
     return nullptr;
   }
   ADD_FAILURE() << "creating backend \"" << options.backend << "\" failed: " << loop.error().message();

@@ -17,7 +17,8 @@
 // Ownership: the loop owns its backend, timers and wake-up descriptors. IoHandle,
 // TimerHandle and SignalHandle are RAII registrations: destroying one cancels it,
 // and no callback of a destroyed handle ever runs (io_uring completions that arrive
-// later are recognised by a generation counter and dropped).
+// later are recognised by a generation counter and dropped). Handles borrow the
+// loop: destroy every handle (and every Connection) before the loop itself.
 #pragma once
 
 #include <chrono>

@@ -54,7 +54,8 @@ class PollPoller final : public Poller {
     entries_.pop_back();
   }
 
-  Result<std::size_t> wait(std::optional<std::chrono::nanoseconds> timeout, std::span<ReadyEvent> out) override {
+  Result<std::size_t> wait(std::optional<std::chrono::nanoseconds> timeout,
+                           std::span<ReadyEvent> out) override {
     const int n = ::poll(fds_.data(), fds_.size(), to_ms(timeout));
     if (n < 0) {
       // EINTR: report nothing; the loop turns again and recomputes its timeout.

@@ -54,7 +54,8 @@ class SelectPoller final : public Poller {
     (void)modify(fd, 0, 0);
   }
 
-  Result<std::size_t> wait(std::optional<std::chrono::nanoseconds> timeout, std::span<ReadyEvent> out) override {
+  Result<std::size_t> wait(std::optional<std::chrono::nanoseconds> timeout,
+                           std::span<ReadyEvent> out) override {
     fd_set rd;
     fd_set wr;
     std::memcpy(&rd, &readable_, sizeof rd);
