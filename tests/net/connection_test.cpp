@@ -8,6 +8,7 @@
 
 #include "sockit/sockit.hpp"
 #include "support/bytes.hpp"
+#include "support/loop_helpers.hpp"
 
 namespace sockit::net {
 namespace {
@@ -205,14 +206,8 @@ TEST_P(ConnectionOn, DroppingTheLastReferenceInsideACallbackIsSafe) {
   EXPECT_EQ(messages, 1) << "close() stops delivery of the remaining frames";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConnectionOn,
-                         ::testing::Values("select", "poll", "epoll", "epoll-et", "io_uring"),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param;
-                           std::erase(name, '-');
-                           std::erase(name, '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, ConnectionOn, ::testing::ValuesIn(test::backends_under_test()),
+                         test::backend_param_name);
 
 }  // namespace
 }  // namespace sockit::net

@@ -11,6 +11,7 @@
 
 #include "sockit/sockit.hpp"
 #include "support/bytes.hpp"
+#include "support/loop_helpers.hpp"
 #include "support/child.hpp"
 #include "support/temp_dir.hpp"
 
@@ -253,13 +254,8 @@ TEST_P(ServerOn, DISABLED_SurvivesDescriptorExhaustionAndServesAgainAfterwards) 
   EXPECT_EQ(child.wait(30s), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ServerOn, ::testing::Values("select", "poll", "epoll", "epoll-et", "io_uring"),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param;
-                           std::erase(name, '-');
-                           std::erase(name, '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, ServerOn, ::testing::ValuesIn(test::backends_under_test()),
+                         test::backend_param_name);
 
 }  // namespace
 }  // namespace sockit::net
