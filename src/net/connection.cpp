@@ -65,6 +65,7 @@ void Connection::handle_receive(Result<std::span<const std::byte>> chunk) {
     return;
   }
   stats_.bytes_in += chunk->size();
+  add_to_totals(&TrafficTotals::bytes_in, chunk->size());
   if (state_ != State::open) return;  // closing: only waiting for the peer's FIN
 
   // Decode straight from the arriving chunk when nothing is buffered (the common
@@ -91,6 +92,7 @@ bool Connection::deliver_frames(std::span<const std::byte> input, std::size_t& c
     if (!frame->has_value()) return true;
     consumed += (*frame)->consumed;
     ++stats_.messages_in;
+    add_to_totals(&TrafficTotals::messages_in, 1);
     if (on_message_) on_message_(*this, (*frame)->payload);
   }
   return state_ != State::closed;
@@ -103,6 +105,7 @@ Status Connection::send(std::span<const std::byte> message) {
   if (queued_output() + message.size() + 4 > options_.max_output_bytes) return fail(errc::limit_reached);
   if (auto s = encode(options_.framing, message, pending_); !s) return s;
   ++stats_.messages_out;
+  add_to_totals(&TrafficTotals::messages_out, 1);
   flush();
   update_backpressure();
   return {};
@@ -122,6 +125,7 @@ void Connection::handle_sent(Result<std::size_t> sent) {
   send_in_flight_ = false;
   if (!sent) return finish(sent.error());
   stats_.bytes_out += *sent;
+  add_to_totals(&TrafficTotals::bytes_out, *sent);
   sending_.consume(*sent);
   release_if_idle(sending_);
   flush();

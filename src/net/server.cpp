@@ -32,6 +32,12 @@ std::string peer_key(int fd, bool is_unix) {
 
 }  // namespace
 
+// How long accepting pauses when the process is out of descriptors and nothing
+// of ours closed: short enough that a waiting client barely notices, long enough
+// that the pause costs nothing (20 wake-ups a second).
+constexpr std::chrono::milliseconds kAcceptPause{50};
+constexpr std::chrono::seconds kExhaustionLogInterval{10};
+
 struct Server::Impl {
   struct Tracked {
     std::shared_ptr<Connection> connection;
@@ -45,11 +51,13 @@ struct Server::Impl {
     std::unique_ptr<event::EventLoop> loop;
     Listener listener;  // empty unless this worker accepts
     event::IoHandle accept_io;
-    event::TimerHandle accept_retry;
+    event::TimerHandle accept_retry;  // ends an EMFILE pause
     Fd reserve_fd;  // released on EMFILE to shed one pending connection
-    bool logged_emfile = false;
+    bool accept_paused = false;
+    std::chrono::steady_clock::time_point last_exhaustion_log{};
     bool draining = false;
     std::unordered_map<Connection*, Tracked> connections;
+    TrafficTotals traffic;  // live and closed connections of this worker
     std::thread thread;
   };
 
@@ -63,8 +71,7 @@ struct Server::Impl {
   bool stopped = false;
 
   std::atomic<std::uint64_t> accepted{0}, refused_max{0}, refused_peer{0}, refused_rate{0}, refused_policy{0},
-      shed{0}, closed_peer{0}, closed_timeout{0}, closed_error{0}, closed_server{0}, bytes_in{0}, bytes_out{0},
-      messages_in{0}, messages_out{0};
+      shed{0}, closed_peer{0}, closed_timeout{0}, closed_error{0}, closed_server{0};
 
   Impl(const Address& a, ServerOptions o, ConnectionHandler h)
       : address(a), options(std::move(o)), handler(std::move(h)), admission(options) {}
@@ -73,6 +80,9 @@ struct Server::Impl {
   Status start_accepting(Worker& w);
   void on_accept(Worker& w, Result<Fd> fd);
   void shed_one(Worker& w);
+  void log_exhaustion(Worker& w);
+  void pause_accepting(Worker& w);
+  void resume_accepting(Worker& w);
   bool allowed_by_policy(int fd) const;
   void adopt(Worker& w, Fd fd, std::string peer);
   void arm_idle_timer(Worker& w, Connection* c);
@@ -120,25 +130,51 @@ void Server::Impl::shed_one(Worker& w) {
   // With a completion engine the EMFILE report can arrive after descriptors were
   // freed; shedding then would close a connection we could serve. Probe first.
   if (Fd probe(::open("/dev/null", O_RDONLY | O_CLOEXEC)); probe.valid()) return;
-  bump(shed);
-  if (!w.logged_emfile) {
-    w.logged_emfile = true;  // once per burst: reset when an accept succeeds again
-    if (options.log) options.log("out of file descriptors: shedding new connections until some close");
-  }
   // Free one descriptor, take the pending connection off the queue and close it:
   // the client gets a prompt close instead of waiting in a backlog we cannot serve.
+  // Only a connection really taken off the queue counts as shed.
   w.reserve_fd.reset();
-  if (auto victim = w.listener.accept_fd(Deadline::after(std::chrono::milliseconds(0)))) victim->reset();
-  w.reserve_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!w.reserve_fd.valid()) {
-    // Someone took the descriptor meanwhile: stop accepting briefly rather than
-    // spin on EMFILE, then try again.
-    w.accept_io.reset();
-    w.accept_retry = w.loop->run_after(std::chrono::milliseconds(100), [this, &w] {
-      w.reserve_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-      if (!w.draining) (void)start_accepting(w);
-    });
+  bool took_one = false;
+  if (auto victim = w.listener.accept_fd(Deadline::after(std::chrono::milliseconds(0)))) {
+    victim->reset();
+    bump(shed);
+    took_one = true;
+    log_exhaustion(w);
   }
+  w.reserve_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  // Linux's accept4 takes a descriptor number before it looks at the queue, so at
+  // the limit it fails with EMFILE even when nobody is waiting. An edge-triggered
+  // or io_uring accept would retry that at once, forever: 100% CPU. So once the
+  // queue is empty (or the reserve is gone), accepting pauses; it resumes when one
+  // of our connections closes or after kAcceptPause, and a client arriving
+  // meanwhile waits in the backlog at most that long before being served or shed.
+  if (!took_one || !w.reserve_fd.valid()) pause_accepting(w);
+}
+
+void Server::Impl::log_exhaustion(Worker& w) {
+  // At most one line per kExhaustionLogInterval per worker: a flood of clients
+  // must not become a flood of log lines.
+  const auto now = std::chrono::steady_clock::now();
+  if (w.last_exhaustion_log.time_since_epoch().count() != 0 && now - w.last_exhaustion_log < kExhaustionLogInterval) {
+    return;
+  }
+  w.last_exhaustion_log = now;
+  if (options.log) options.log("out of file descriptors: shedding new connections until some close");
+}
+
+void Server::Impl::pause_accepting(Worker& w) {
+  if (w.accept_paused) return;
+  w.accept_paused = true;
+  w.accept_io.reset();
+  w.accept_retry = w.loop->run_after(kAcceptPause, [this, &w] { resume_accepting(w); });
+}
+
+void Server::Impl::resume_accepting(Worker& w) {
+  if (!w.accept_paused || w.draining) return;
+  w.accept_paused = false;
+  w.accept_retry.cancel();
+  if (!w.reserve_fd.valid()) w.reserve_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  (void)start_accepting(w);
 }
 
 bool Server::Impl::allowed_by_policy(int fd) const {
@@ -159,7 +195,6 @@ void Server::Impl::on_accept(Worker& w, Result<Fd> fd) {
     }
     return;  // ECONNABORTED and friends: the client gave up; nothing to do
   }
-  w.logged_emfile = false;
   const bool is_unix = address.is_unix();
   if (is_unix && !allowed_by_policy(fd->get())) {
     bump(refused_policy);
@@ -189,7 +224,9 @@ void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
     bump(closed_server);
     return;
   }
-  auto created = Connection::create(*w.loop, std::move(fd), options.connection);
+  ConnectionOptions connection_options = options.connection;
+  connection_options.totals = &w.traffic;
+  auto created = Connection::create(*w.loop, std::move(fd), connection_options);
   if (!created) {
     admission.release(peer);
     bump(closed_error);
@@ -237,12 +274,8 @@ void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
   } else {
     bump(closed_peer);
   }
-  const auto& s = c.stats();
-  bump(bytes_in, s.bytes_in);
-  bump(bytes_out, s.bytes_out);
-  bump(messages_in, s.messages_in);
-  bump(messages_out, s.messages_out);
   admission.release(it->second.peer);
+  resume_accepting(w);  // a descriptor of ours is free again (no-op unless paused)
   // Destroy the entry after the callback returns: the Connection is still running it.
   auto keep = std::move(it->second.connection);
   w.connections.erase(it);
@@ -253,7 +286,11 @@ void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
 
 Result<std::unique_ptr<Server>> Server::create(const Address& address, ServerOptions options,
                                                ConnectionHandler handler) {
-  if (!address.is_stream() && address.transport() != Transport::unix_seqpacket) return fail(errc::wrong_transport);
+  // Byte streams only. Connection reads and writes a byte stream: on a seqpacket
+  // socket it would merge queued records into one send, cut records over its
+  // 64 KiB receive chunk and read an empty record as end of stream. Refuse rather
+  // than break records; `sockit echo` serves seqpacket on its own poll engine.
+  if (!address.is_stream()) return fail(errc::wrong_transport);
   auto impl = std::make_unique<Impl>(address, std::move(options), std::move(handler));
   if (auto s = impl->open_workers(); !s) return fail(s.error());
   auto bound = impl->workers.front()->listener.local_address();
@@ -327,10 +364,12 @@ ServerStats Server::stats() const {
   s.closed_by_timeout = load(i.closed_timeout);
   s.closed_by_error = load(i.closed_error);
   s.closed_by_server = load(i.closed_server);
-  s.bytes_in = load(i.bytes_in);
-  s.bytes_out = load(i.bytes_out);
-  s.messages_in = load(i.messages_in);
-  s.messages_out = load(i.messages_out);
+  for (const auto& w : i.workers) {
+    s.bytes_in += load(w->traffic.bytes_in);
+    s.bytes_out += load(w->traffic.bytes_out);
+    s.messages_in += load(w->traffic.messages_in);
+    s.messages_out += load(w->traffic.messages_out);
+  }
   return s;
 }
 

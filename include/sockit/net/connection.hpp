@@ -16,6 +16,7 @@
 // Threads: loop thread only (create it on the loop thread, or post() there).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,12 +35,23 @@
 
 namespace sockit::net {
 
+// Running totals that many connections add to, readable from any thread while
+// they run (a Server keeps one per worker, so its stats include live traffic).
+// Relaxed atomics: each total is exact on its own, a snapshot of all four is not.
+struct TrafficTotals {
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> messages_in{0};
+  std::atomic<std::uint64_t> messages_out{0};
+};
+
 struct ConnectionOptions {
   Framing framing;
   std::size_t high_water_mark = 4u << 20;     // pause reading above this much queued output
   std::size_t low_water_mark = 1u << 20;      // resume below this
   std::size_t max_output_bytes = 64u << 20;   // send() refuses beyond this
   std::chrono::milliseconds close_linger{5000};  // graceful close: wait this long for the peer's FIN
+  TrafficTotals* totals = nullptr;  // borrowed, optional: also counted here; must outlive the connection
 };
 
 struct ConnectionStats {
@@ -100,6 +112,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void update_backpressure();
   void after_output_drained();
   void finish(std::error_code reason);
+  void add_to_totals(std::atomic<std::uint64_t> TrafficTotals::*total, std::uint64_t n) {
+    if (options_.totals) (options_.totals->*total).fetch_add(n, std::memory_order_relaxed);
+  }
 
   event::EventLoop& loop_;
   Fd fd_;

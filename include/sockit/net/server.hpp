@@ -1,4 +1,5 @@
-// Server: accepts connections on a stream address and runs them on N worker loops,
+// Server: accepts connections on a byte-stream address (TCP, Unix stream; not
+// unix-seqpacket: errc::wrong_transport) and runs them on N worker loops,
 // within limits that keep it alive under floods, slow clients and fd exhaustion.
 //
 // Workers: each worker is a thread with its own EventLoop. For TCP every worker has
@@ -16,8 +17,11 @@
 //  - allowed_uids/allowed_gids: Unix peers are checked with SO_PEERCRED before the
 //    first byte is read.
 // EMFILE/ENFILE: a reserve descriptor is released to accept-and-close the pending
-// connection (muduo's trick), the event is logged once per burst and counted, and
-// accepting resumes as soon as descriptors free up; the loop never spins.
+// connection (muduo's trick), so the client sees a prompt close, not a hang; each
+// shed connection is counted, and logged at most once per 10 s. Once the queue is
+// empty accepting pauses (Linux's accept fails with EMFILE even with nobody
+// waiting, and an edge-triggered or io_uring accept would retry at once: 100% CPU)
+// until one of the server's connections closes, or for 50 ms at most.
 //
 // Threads: create/start/shutdown/stats from any one controlling thread; the
 // on_connection handler runs on the connection's worker thread.
@@ -69,6 +73,7 @@ struct ServerStats {
   std::uint64_t closed_by_timeout = 0;
   std::uint64_t closed_by_error = 0;
   std::uint64_t closed_by_server = 0;
+  // Traffic of open and closed connections alike.
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::uint64_t messages_in = 0;

@@ -1,0 +1,160 @@
+// Server under descriptor exhaustion, on every backend: the issue's scenario
+// (RLIMIT_NOFILE lowered to 64, 200 clients) with the server alone in a child
+// process, so only the server runs out of descriptors and the clients are real
+// outsiders that can observe what it does to them.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "sockit/net/server.hpp"
+#include "sockit/sockit.hpp"
+#include "support/bytes.hpp"
+#include "support/child.hpp"
+#include "support/loop_helpers.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sockit::net {
+namespace {
+
+using namespace std::chrono_literals;
+using test::bytes_of;
+
+constexpr rlim_t kDescriptorLimit = 64;
+constexpr int kClients = 200;
+
+// What one client saw after sending a frame: its echo, a prompt close, or nothing.
+enum class Outcome { served, refused, hung };
+
+Outcome try_echo(StreamSocket& s, std::span<const std::byte> payload) {
+  Buffer wire;
+  if (!encode(Framing::length_prefix(), payload, wire)) return Outcome::hung;
+  if (auto sent = s.send_all(wire.readable(), 3s); !sent) {
+    return sent.error() == std::errc::timed_out ? Outcome::hung : Outcome::refused;
+  }
+  std::vector<std::byte> back(wire.size());
+  auto got = s.recv_exact(back, 3s);
+  if (got) return std::equal(back.begin(), back.end(), wire.readable().begin()) ? Outcome::served : Outcome::hung;
+  return got.error() == std::errc::timed_out ? Outcome::hung : Outcome::refused;
+}
+
+int open_fds_of(pid_t pid) {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
+long cpu_ticks_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));  // skip "pid (comm) "
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// The child: an echo server limited to 64 descriptors, serving until SIGTERM.
+// Exit status 0 when its log reported the exhaustion exactly once; 20 + n otherwise.
+int serve_with_few_descriptors(const std::string& backend, const Address& address) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &term, nullptr);  // before the workers exist, so they inherit it
+  rlimit limit{kDescriptorLimit, kDescriptorLimit};
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
+  std::atomic<int> logged{0};
+  ServerOptions options;
+  options.backend = backend;
+  options.connection.framing = Framing::length_prefix();
+  options.log = [&](std::string_view) { logged.fetch_add(1); };
+  auto server = Server::create(address, options, [](Connection& c) {
+    c.on_message([](Connection& self, std::span<const std::byte> m) { (void)self.send(m); });
+  });
+  if (!server || !(*server)->start()) return 11;
+  int signal = 0;
+  ::sigwait(&term, &signal);
+  (*server)->shutdown(1s);
+  return logged.load() == 1 ? 0 : 20 + std::min(logged.load(), 50);
+}
+
+class ServerOutOfDescriptors : public test::LoopTest {};
+
+TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOnceClientsLeave) {
+  const Address address = *Address::parse("unix:@" + test::unique_abstract_name());
+  test::Child child([&] { return serve_with_few_descriptors(GetParam(), address); });
+
+  // Up: a first client is served (and leaves).
+  ASSERT_TRUE(eventually([&] { auto c = connect(address, 100ms); return c && try_echo(*c, bytes_of("up")) == Outcome::served; }, 5s));
+  const int idle_fds = open_fds_of(child.pid());
+
+  // The flood: 200 clients against 64 descriptors. Each is either served or
+  // closed at once; none is left hanging in a backlog nobody drains.
+  std::vector<StreamSocket> clients;
+  for (int i = 0; i < kClients; ++i) {
+    auto c = connect(address, 2s);
+    ASSERT_TRUE(c) << "client " << i << ": " << c.error().message();
+    clients.push_back(std::move(*c));
+  }
+  int served = 0, refused = 0, hung = 0;
+  for (auto& c : clients) {
+    switch (try_echo(c, bytes_of("flood"))) {
+      case Outcome::served: ++served; break;
+      case Outcome::refused: ++refused; break;
+      case Outcome::hung: ++hung; break;
+    }
+  }
+  EXPECT_EQ(hung, 0);
+  EXPECT_GE(served, 10) << "the server should serve what its descriptors allow";
+  EXPECT_GE(refused, kClients - static_cast<int>(kDescriptorLimit)) << "served " << served;
+
+  // At the limit, with connections held, the server waits; it does not spin.
+  const long ticks_before = cpu_ticks_of(child.pid());
+  std::this_thread::sleep_for(500ms);
+  const long ticks_spent = cpu_ticks_of(child.pid()) - ticks_before;
+  EXPECT_LT(ticks_spent, ::sysconf(_SC_CLK_TCK) / 4) << "CPU ticks in 500 ms at the descriptor limit";
+
+  // The old clients leave; once the server has closed their descriptors, new
+  // clients are served again, one after another.
+  clients.clear();
+  ASSERT_TRUE(eventually([&] { return open_fds_of(child.pid()) <= idle_fds; }, 5s))
+      << open_fds_of(child.pid()) << " descriptors open in the server, " << idle_fds << " when idle";
+  for (int i = 0; i < 20; ++i) {
+    auto fresh = connect(address, 2s);
+    ASSERT_TRUE(fresh) << fresh.error().message();
+    EXPECT_EQ(try_echo(*fresh, bytes_of("served again")), Outcome::served) << "fresh client " << i;
+  }
+
+  child.kill(SIGTERM);
+  EXPECT_EQ(child.wait(10s), 0) << "0: exhaustion logged exactly once; 20+n: logged n times";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServerOutOfDescriptors, ::testing::ValuesIn(test::backends_under_test()),
+                         test::backend_param_name);
+
+}  // namespace
+}  // namespace sockit::net
