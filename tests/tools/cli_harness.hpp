@@ -156,6 +156,17 @@ class Process {
   bool wait_for_err(std::string_view needle, std::chrono::milliseconds timeout = kWait) {
     return wait_until([&] { return err_.find(needle) != std::string::npos; }, timeout);
   }
+  // Until `needle` has appeared `times` times on stderr (periodic lines).
+  bool wait_for_err_times(std::string_view needle, std::size_t times,
+                          std::chrono::milliseconds timeout = kWait) {
+    return wait_until(
+        [&] {
+          std::size_t seen = 0;
+          for (auto at = err_.find(needle); at != std::string::npos; at = err_.find(needle, at + 1)) ++seen;
+          return seen >= times;
+        },
+        timeout);
+  }
 
   // The address in "sockit: listening on ADDR", once the server prints it.
   std::optional<std::string> listening_address(std::chrono::milliseconds timeout = kWait) {

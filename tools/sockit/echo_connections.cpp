@@ -1,4 +1,5 @@
-// The connection half of `sockit echo` (stream and seqpacket listeners).
+// The seqpacket half of `sockit echo` (see echo_server.hpp for why streams moved
+// to net::Server and seqpacket did not).
 #include <poll.h>
 
 #include <cerrno>

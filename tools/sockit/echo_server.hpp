@@ -1,15 +1,22 @@
-// The engine behind `sockit echo`: sends every byte (or record, or datagram)
-// back where it came from, until SIGINT/SIGTERM arrives on a signalfd.
+// The poll(2) engines behind `sockit echo` for record transports: unix-seqpacket
+// (serve_echo_connections) and datagrams (serve_echo_datagrams). Stream addresses
+// run on net::Server instead (echo_stream.hpp).
+//
+// Why seqpacket is not on net::Server: Connection treats its socket as a byte
+// stream, which breaks records three ways (all checked against the library):
+//  - receives go into a 64 KiB buffer without MSG_TRUNC, so a larger record comes
+//    back silently cut to 64 KiB (seqpacket records can be ~208 KiB);
+//  - queued output is coalesced into one sendmsg, so under io_uring a burst of
+//    records is echoed as a few merged ones;
+//  - a 0-byte record reads as end of stream and closes the connection.
+// Until the net layer has a record-keeping connection, this engine stays.
 //
 // Single-threaded poll(2) over the listener, the connections and the signalfd,
 // with non-blocking sockets and a bounded output queue per connection: a client
-// that sends without reading is not read from while more than kHighWaterBytes of
-// its echo wait, so it cannot make the server's memory grow (TCP flow control
-// then slows that client down, and no one else). The poll set is rebuilt on every
-// iteration, O(connections) per wakeup: simple and fine at the --max-conns
-// default; the event loop layer will replace this engine.
-//
-// Record boundaries are kept: seqpacket records and datagrams are echoed one for one.
+// that sends without reading is not read from while more than 1 MiB of its echo
+// waits, so it cannot make the server's memory grow. The poll set is rebuilt on
+// every iteration, O(connections) per wakeup: simple and fine at the --max-conns
+// default.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,7 @@ struct EchoOptions {
 
 // Both run until a signal arrives on `signal_fd` (borrowed) and return its number.
 // They fail only if poll(2) itself does; a connection's error closes that connection.
+// serve_echo_connections is written for any listener but used for seqpacket only.
 [[nodiscard]] Result<int> serve_echo_connections(Listener& listener, int signal_fd,
                                                  const EchoOptions& options, EchoStats& stats);
 [[nodiscard]] Result<int> serve_echo_datagrams(DatagramSocket& socket, int signal_fd, EchoStats& stats);

@@ -1,0 +1,395 @@
+// `sockit echo` on the net::Server engine (stream addresses), once per event-loop
+// backend: against `sockit connect`, OpenBSD netcat, socat and a Python client;
+// framing, connection limits, idle timeouts, periodic stats and the final summary.
+// A peer that is not installed is a skip with its name; so is io_uring where the
+// kernel refuses it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_harness.hpp"
+#include "support/loop_helpers.hpp"
+#include "support/temp_dir.hpp"
+
+namespace sockit::test::cli {
+namespace {
+
+#define REQUIRE_PROGRAM(name)                    \
+  if (!have_program(name)) {                     \
+    GTEST_SKIP() << name << " is not installed"; \
+  }
+
+// One Python client, several behaviours (argv: unix|tcp, path-or-port, mode).
+// Every socket operation has a timeout, so a broken server fails the test, not hangs it.
+constexpr const char* kPythonClient = R"(
+import os, random, socket, struct, sys, time
+family, target, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+def connect():
+    if family == 'unix':
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(8)
+        s.connect(target)
+    else:
+        s = socket.create_connection(('127.0.0.1', int(target)), timeout=8)
+    return s
+def read_exactly(s, n):
+    # A reset ends the data like an end of stream: the caller compares what came back.
+    data = b''
+    try:
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+def send_in_pieces(s, data):
+    # Odd-sized pieces with pauses: frames arrive split across receives.
+    for i in range(0, len(data), 997):
+        s.sendall(data[i:i + 997])
+        if i < 5000:
+            time.sleep(0.001)
+def closed_by_server(s):
+    try:
+        return s.recv(1) == b''
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+s = connect()
+if mode == 'raw':
+    data = random.Random(7).randbytes(300 * 1024)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    back = read_exactly(s, len(data) + 1)
+    print('ok' if back == data else 'mismatch: %d bytes back of %d' % (len(back), len(data)))
+elif mode == 'length':
+    payloads = [b'', b'a', b'hello', b'x' * 1000, random.Random(3).randbytes(70000)]
+    wire = b''.join(struct.pack('>I', len(p)) + p for p in payloads)
+    send_in_pieces(s, wire)
+    back = read_exactly(s, len(wire))
+    print('ok' if back == wire else 'mismatch: %d bytes back of %d' % (len(back), len(wire)))
+elif mode == 'line':
+    wire = b'first\nsecond line\n\n' + b'y' * 5000 + b'\nlast\n'
+    try:
+        send_in_pieces(s, wire)
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # the server closed us (a line over --max-frame): what came back tells
+    back = read_exactly(s, len(wire))
+    print('ok' if back == wire else 'mismatch: %d bytes back of %d' % (len(back), len(wire)))
+elif mode == 'idle':
+    s.sendall(b'ping')
+    assert read_exactly(s, 4) == b'ping'
+    start = time.monotonic()
+    print('closed' if closed_by_server(s) else 'got data', round(time.monotonic() - start, 1))
+elif mode == 'hold':
+    s.sendall(b'held\n')
+    assert read_exactly(s, 5) == b'held\n'
+    print('ready', flush=True)
+    sys.stdin.read()
+elif mode == 'refused':
+    try:
+        s.sendall(b'x')
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    print('refused' if closed_by_server(s) else 'served')
+)";
+
+// Text large enough to take several receives (and to need the client to read while
+// it writes), with line numbers so a reordering would show.
+std::string bulk_text() {
+  std::string text;
+  for (int i = 0; text.size() < 200 * 1024; ++i) text += "line " + std::to_string(i) + " of the echo test\n";
+  return text;
+}
+
+// Runs a client with `input` on stdin (then EOF) and expects `input` back, exit 0.
+// stdin is a file, not our pipe: writing 200 KiB into a pipe while not reading the
+// child's stdout would deadlock the test against the client's own backpressure.
+void expect_client_echo(std::vector<std::string> argv, const std::string& input) {
+  TempDir dir;
+  const std::string input_path = dir.file("input");
+  std::ofstream(input_path, std::ios::binary) << input;
+  Process client(std::move(argv), {.stdin_file = input_path});
+  ASSERT_TRUE(client.started());
+  Exit exit = client.finish(30s);
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
+  EXPECT_EQ(client.out().size(), input.size());
+  EXPECT_TRUE(client.out() == input) << "the echo differs from what was sent";
+}
+
+// Runs the Python client in `mode`; returns its stdout (after checking exit 0).
+std::string run_python(const std::string& family, const std::string& target, const std::string& mode) {
+  Process client({"python3", "-c", kPythonClient, family, target, mode});
+  Exit exit = client.finish(15s);
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
+  return client.out();
+}
+
+class CliEchoBackend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    // The server runs in a child, but the kernel that refuses io_uring to us refuses
+    // it to the child too: make_loop_or_skip records the skip with the kernel's reason.
+    if (GetParam() == "io_uring") (void)make_loop_or_skip({.backend = GetParam()});
+  }
+
+  std::vector<std::string> flags(std::vector<std::string> more = {}) const {
+    std::vector<std::string> all = {"--backend", GetParam()};
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+  }
+
+  // A Unix path server and a TCP one, each checked by `check(server, family, target)`
+  // (target: the socket path or the port), then stopped cleanly.
+  template <typename Check>
+  void on_unix_and_tcp(std::vector<std::string> extra, Check check) {
+    TempDir dir;
+    const std::string path = dir.file("echo.sock");
+    for (const std::string& family : {std::string("unix"), std::string("tcp")}) {
+      SCOPED_TRACE(family);
+      EchoServer server(family == "unix" ? "unix:" + path : "tcp://127.0.0.1:0", flags(extra));
+      ASSERT_FALSE(server.address.empty()) << server.child.err();
+      check(server, family, family == "unix" ? path : port_of(server.address));
+      Exit stopped = server.stop();
+      EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
+      EXPECT_NE(server.child.err().find("backend " + GetParam() + ","), std::string::npos)
+          << server.child.err();
+    }
+  }
+};
+
+TEST_P(CliEchoBackend, EchoesEveryByteToSockitConnect) {
+  const std::string input = bulk_text();
+  on_unix_and_tcp({}, [&](EchoServer& server, const std::string&, const std::string&) {
+    expect_client_echo({sockit_bin(), "connect", server.address}, input);
+  });
+}
+
+TEST_P(CliEchoBackend, EchoesEveryByteToNetcat) {
+  REQUIRE_PROGRAM("nc");
+  const std::string input = bulk_text();
+  on_unix_and_tcp({}, [&](EchoServer&, const std::string& family, const std::string& target) {
+    if (family == "unix") {
+      expect_client_echo({"nc", "-N", "-U", target}, input);
+    } else {
+      expect_client_echo({"nc", "-N", "127.0.0.1", target}, input);
+    }
+  });
+}
+
+TEST_P(CliEchoBackend, EchoesEveryByteToSocat) {
+  REQUIRE_PROGRAM("socat");
+  const std::string input = bulk_text();
+  on_unix_and_tcp({}, [&](EchoServer&, const std::string& family, const std::string& target) {
+    expect_client_echo(
+        {"socat", "-t", "5", "-", (family == "unix" ? "UNIX-CONNECT:" : "TCP:127.0.0.1:") + target}, input);
+  });
+}
+
+TEST_P(CliEchoBackend, EchoesRandomBytesToAPythonClient) {
+  REQUIRE_PROGRAM("python3");
+  on_unix_and_tcp({}, [](EchoServer&, const std::string& family, const std::string& target) {
+    EXPECT_EQ(run_python(family, target, "raw"), "ok\n");
+  });
+}
+
+TEST_P(CliEchoBackend, EchoesLengthPrefixedFramesFramedTheSameWay) {
+  REQUIRE_PROGRAM("python3");
+  on_unix_and_tcp({"--framing", "length"},
+                  [](EchoServer& server, const std::string& family, const std::string& target) {
+                    EXPECT_EQ(run_python(family, target, "length"), "ok\n");
+                    (void)server;
+                  });
+}
+
+TEST_P(CliEchoBackend, EchoesLinesOneMessageEach) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  EchoServer server("unix:" + dir.file("lines.sock"), flags({"--framing", "line", "--max-frame", "8192"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_EQ(run_python("unix", dir.file("lines.sock"), "line"), "ok\n");
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  // first, second line, the empty line, 5000 y's, last: five messages each way.
+  EXPECT_NE(server.child.err().find("messages: 5 in, 5 out"), std::string::npos) << server.child.err();
+}
+
+TEST_P(CliEchoBackend, ClosesALineLongerThanMaxFrame) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  // The client's 5000-byte line is over the limit: its connection is closed, not echoed.
+  EchoServer server("unix:" + dir.file("short.sock"), flags({"--framing", "line", "--max-frame", "1000"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_NE(run_python("unix", dir.file("short.sock"), "line"), "ok\n");
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  EXPECT_NE(server.child.err().find("1 on error"), std::string::npos) << server.child.err();
+}
+
+TEST_P(CliEchoBackend, RefusesTheClientOverMaxConns) {
+  REQUIRE_PROGRAM("python3");
+  on_unix_and_tcp({"--max-conns", "1"},
+                  [](EchoServer& server, const std::string& family, const std::string& target) {
+                    Process first({"python3", "-c", kPythonClient, family, target, "hold"});
+                    ASSERT_TRUE(first.wait_for_out("ready\n")) << first.err();
+                    EXPECT_EQ(run_python(family, target, "refused"), "refused\n");
+                    EXPECT_EQ(first.finish().code, 0) << first.err();
+                    (void)server;
+                  });
+}
+
+TEST_P(CliEchoBackend, RefusesASecondConnectionFromTheSamePeerOverMaxConnsPerPeer) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("peer.sock");
+  EchoServer server("unix:" + path, flags({"--max-conns-per-peer", "1"}));  // Unix: per uid
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  Process first({"python3", "-c", kPythonClient, "unix", path, "hold"});
+  ASSERT_TRUE(first.wait_for_out("ready\n")) << first.err();
+  EXPECT_EQ(run_python("unix", path, "refused"), "refused\n");
+  EXPECT_EQ(first.finish().code, 0) << first.err();
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  EXPECT_NE(server.child.err().find("1 over --max-conns-per-peer"), std::string::npos) << server.child.err();
+}
+
+TEST_P(CliEchoBackend, DropsAClientIdleLongerThanIdleTimeout) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("idle.sock");
+  EchoServer server("unix:" + path, flags({"--idle-timeout", "0.3"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  // The client waits up to 8 s; the server must cut it off long before that.
+  const std::string out = run_python("unix", path, "idle");
+  EXPECT_EQ(out.rfind("closed ", 0), 0u) << out;
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  EXPECT_NE(server.child.err().find("1 idle (--idle-timeout)"), std::string::npos) << server.child.err();
+}
+
+TEST_P(CliEchoBackend, PrintsAStatsLineEveryInterval) {
+  EchoServer server("tcp://127.0.0.1:0", flags({"--stats-interval", "0.1"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  expect_client_echo({sockit_bin(), "connect", server.address}, "counted\n");
+  // Once the client has gone its connection and bytes are counted, and the lines go on.
+  EXPECT_TRUE(
+      server.child.wait_for_err("sockit: stats: 0 active, 1 accepted, 0 refused, 0 shed, 8 bytes in, "
+                                "8 bytes out, 1 message in, 1 message out\n"))
+      << server.child.err();
+  EXPECT_TRUE(server.child.wait_for_err_times("sockit: stats: ", 3)) << server.child.err();
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+}
+
+TEST_P(CliEchoBackend, PrintsTheFinalStatsOnSigintAndRemovesItsSocketFile) {
+  TempDir dir;
+  const std::string path = dir.file("final.sock");
+  EchoServer server("unix:" + path, flags());
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  expect_client_echo({sockit_bin(), "connect", server.address}, "twelve bytes");
+
+  Exit exit = server.stop();
+  EXPECT_EQ(exit.code, 0) << exit;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  const std::string& err = server.child.err();
+  EXPECT_NE(
+      err.find(
+          "sockit: echo stopped by SIGINT: 1 connection, 12 bytes in, 12 bytes out\n"
+          "sockit:   backend " +
+          GetParam() +
+          ", 1 thread\n"
+          "sockit:   refused: 0 over --max-conns, 0 over --max-conns-per-peer; 0 shed (out of descriptors)\n"
+          "sockit:   closed: 1 by peer, 0 idle (--idle-timeout), 0 on error, 0 at shutdown\n"
+          "sockit:   messages: 1 in, 1 out\n"),
+      std::string::npos)
+      << err;
+}
+
+TEST_P(CliEchoBackend, ClosesConnectionsStillOpenAtSigint) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("open.sock");
+  EchoServer server("unix:" + path, flags());
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  Process held({"python3", "-c", kPythonClient, "unix", path, "hold"});
+  ASSERT_TRUE(held.wait_for_out("ready\n")) << held.err();
+  Exit exit = server.stop();  // within the 2 s grace, then reset
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << server.child.err();
+  EXPECT_NE(server.child.err().find("1 at shutdown"), std::string::npos) << server.child.err();
+  EXPECT_EQ(held.finish().code, 0) << held.err();
+}
+
+TEST_P(CliEchoBackend, ServesTcpOnSeveralThreads) {
+  EchoServer server("tcp://127.0.0.1:0", flags({"--threads", "3"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  for (int i = 0; i < 6; ++i) {
+    expect_client_echo({sockit_bin(), "connect", server.address}, "client " + std::to_string(i) + "\n");
+  }
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  EXPECT_NE(server.child.err().find("6 connections"), std::string::npos) << server.child.err();
+  EXPECT_NE(server.child.err().find(", 3 threads"), std::string::npos) << server.child.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CliEchoBackend, ::testing::ValuesIn(backends_under_test()),
+                         backend_param_name);
+
+// --- options that make no sense together: usage errors (exit 2), one line ---------
+
+struct Outcome {
+  Exit exit;
+  std::string err;
+};
+
+Outcome run_echo(std::vector<std::string> args) {
+  args.insert(args.begin(), {sockit_bin(), "echo"});
+  Process child(std::move(args));
+  Exit exit = child.finish();
+  return {exit, child.err()};
+}
+
+TEST(CliEchoOptions, RefusesStreamOnlyOptionsForDatagramAndSeqpacketAddresses) {
+  TempDir dir;
+  const std::vector<std::vector<std::string>> stream_only = {
+      {"--threads", "2"},      {"--framing", "line"},  {"--max-conns-per-peer", "1"},
+      {"--idle-timeout", "1"}, {"--backend", "epoll"}, {"--stats-interval", "1"}};
+  for (const std::string& address : {std::string("udp://127.0.0.1:0"), "unix-dgram:" + dir.file("d.sock"),
+                                     "unix-seqpacket:" + dir.file("s.sock")}) {
+    for (const auto& option : stream_only) {
+      Outcome run = run_echo({address, option[0], option[1]});
+      EXPECT_EQ(run.exit.code, 2) << address << " " << option[0] << ": " << run.exit;
+      EXPECT_EQ(run.err, "sockit: echo " + address + ": " + option[0] +
+                             " applies to stream addresses (tcp://, unix:) only\n");
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("d.sock")));  // refused before binding
+}
+
+TEST(CliEchoOptions, RefusesMaxFrameWithRawFraming) {
+  TempDir dir;
+  for (const std::vector<std::string>& framing : {std::vector<std::string>{}, {"--framing", "raw"}}) {
+    std::vector<std::string> args = {"unix:" + dir.file("raw.sock"), "--max-frame", "100"};
+    args.insert(args.end(), framing.begin(), framing.end());
+    Outcome run = run_echo(args);
+    EXPECT_EQ(run.exit.code, 2) << run.exit;
+    EXPECT_NE(run.err.find("--max-frame needs --framing length or line"), std::string::npos) << run.err;
+  }
+}
+
+TEST(CliEchoOptions, RefusesAnUnknownBackendOrFraming) {
+  EXPECT_EQ(run_echo({"tcp://127.0.0.1:0", "--backend", "kqueue"}).exit.code, 2);
+  EXPECT_EQ(run_echo({"tcp://127.0.0.1:0", "--framing", "xml"}).exit.code, 2);
+  EXPECT_EQ(run_echo({"tcp://127.0.0.1:0", "--threads", "0"}).exit.code, 2);
+}
+
+TEST(CliEchoOptions, ExplainsEveryOptionInHelp) {
+  Process child({sockit_bin(), "echo", "--help"});
+  Exit exit = child.finish();
+  EXPECT_EQ(exit.code, 0) << exit;
+  for (const char* option : {"--backend", "--threads", "--framing", "--max-conns", "--max-conns-per-peer",
+                             "--idle-timeout", "--max-frame", "--stats-interval", "Examples:"}) {
+    EXPECT_NE(child.out().find(option), std::string::npos) << option;
+  }
+}
+
+}  // namespace
+}  // namespace sockit::test::cli

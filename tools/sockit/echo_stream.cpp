@@ -1,0 +1,107 @@
+// The stream half of `sockit echo`: net::Server plus an echoing handler, and the
+// main thread's wait for the stop signal.
+#include "echo_stream.hpp"
+
+#include <fmt/core.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "signals.hpp"
+
+namespace sockit::cli {
+namespace {
+
+void echo_back(net::Connection& connection, std::span<const std::byte> message) {
+  // send() refuses only beyond max_output_bytes, which reading pauses long before
+  // (at kEchoHighWaterBytes), or after the connection started closing: either way
+  // this client is beyond help and nobody else is affected.
+  if (auto sent = connection.send(message); !sent) {
+    note("echo: {}: connection reset", describe(sent.error()));
+    connection.abort();
+  }
+}
+
+std::string plural(std::uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address, net::ServerOptions options) {
+  options.connection.high_water_mark = kEchoHighWaterBytes;
+  options.connection.low_water_mark = kEchoHighWaterBytes / 4;
+  // One whole frame may be queued on top of a full high-water mark: never refuse
+  // an echo the framing itself accepted.
+  options.connection.max_output_bytes = std::max(
+      options.connection.max_output_bytes, options.connection.framing.max_frame + 2 * kEchoHighWaterBytes);
+  // Rare events (descriptors exhausted) are counted in the final stats anyway; the
+  // text is for -v. Called from worker threads: one fwrite per line keeps lines whole.
+  options.log = [](std::string_view text) { note("{}", text); };
+
+  auto server = net::Server::create(address, std::move(options),
+                                    [](net::Connection& connection) { connection.on_message(echo_back); });
+  if (!server) return fail(server.error());
+  if (auto started = (*server)->start(); !started) return fail(started.error());
+  return server;
+}
+
+Result<int> wait_for_stop(const net::Server& server, int signal_fd,
+                          std::chrono::milliseconds stats_interval) {
+  using Clock = std::chrono::steady_clock;
+  const bool periodic = stats_interval.count() > 0;
+  // Ticks are scheduled from a fixed start, so a slow stderr or EINTR cannot make
+  // the lines drift; a tick missed entirely (suspended process) is skipped, not replayed.
+  auto next_tick = Clock::now() + stats_interval;
+  for (;;) {
+    int timeout_ms = -1;
+    if (periodic) {
+      const auto now = Clock::now();
+      if (now >= next_tick) {
+        print_stats_line(server.stats());
+        while (next_tick <= now) next_tick += stats_interval;
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_tick - now).count();
+      timeout_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
+    }
+    pollfd signal_poll{signal_fd, POLLIN, 0};
+    const int ready = ::poll(&signal_poll, 1, timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return fail(std::error_code(errno, std::system_category()));
+    }
+    if (ready > 0) {
+      if (const int signal = take_signal(signal_fd); signal != 0) return signal;
+    }
+  }
+}
+
+void print_stats_line(const net::ServerStats& s) {
+  const std::uint64_t refused =
+      s.refused_max_connections + s.refused_per_peer + s.refused_rate + s.refused_policy;
+  fmt::print(stderr,
+             "sockit: stats: {} active, {} accepted, {} refused, {} shed, {} bytes in, {} bytes out, "
+             "{} in, {} out\n",
+             s.active, s.accepted, refused, s.shed_no_descriptors, s.bytes_in, s.bytes_out,
+             plural(s.messages_in, "message"), plural(s.messages_out, "message"));
+  std::fflush(stderr);
+}
+
+void print_final_details(const net::ServerStats& s, const std::string& backend, unsigned threads) {
+  fmt::print(stderr, "sockit:   backend {}, {}\n", backend, plural(threads, "thread"));
+  fmt::print(
+      stderr,
+      "sockit:   refused: {} over --max-conns, {} over --max-conns-per-peer; {} shed (out of descriptors)\n",
+      s.refused_max_connections, s.refused_per_peer, s.shed_no_descriptors);
+  fmt::print(stderr, "sockit:   closed: {} by peer, {} idle (--idle-timeout), {} on error, {} at shutdown\n",
+             s.closed_by_peer, s.closed_by_timeout, s.closed_by_error, s.closed_by_server);
+  fmt::print(stderr, "sockit:   messages: {} in, {} out\n", s.messages_in, s.messages_out);
+  std::fflush(stderr);
+}
+
+}  // namespace sockit::cli
