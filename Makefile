@@ -9,7 +9,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2
 
-.PHONY: all build deps configure test test-asan test-tsan demo clean format
+.PHONY: all build deps configure test test-asan test-tsan demo clean format lint
 
 all: build
 
@@ -35,6 +35,10 @@ test-tsan: deps
 demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/demo.sh build/release/tools/sockit/sockit
+
+# clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
+lint: deps
+	@scripts/lint.sh $(FILES)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
