@@ -72,6 +72,9 @@ class TcpOptions {
   ~TcpOptions() = default;
 
  private:
+  // Only Derived can be a TcpOptions<Derived>: a mismatched CRTP base fails to compile.
+  TcpOptions() = default;
+  friend Derived;
   [[nodiscard]] int fd() const { return static_cast<const Derived&>(*this).native_handle(); }
 };
 

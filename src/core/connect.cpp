@@ -51,8 +51,9 @@ Status connect_unix(int fd, const Endpoint& endpoint, Deadline deadline) {
     auto c = sys::connect(fd, endpoint);
     if (c || !sys::is_would_block(c.error())) return c;
     if (deadline.expired()) return fail(errc::timed_out);
-    const auto wake = Deadline::after(pause);
-    std::this_thread::sleep_until(deadline.is_never() ? *wake.when() : std::min(*wake.when(), *deadline.when()));
+    const auto wake = Deadline::Clock::now() + pause;
+    const auto until = deadline.when();
+    std::this_thread::sleep_until(until ? std::min(wake, *until) : wake);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
 }

@@ -89,11 +89,12 @@ bool Connection::deliver_frames(std::span<const std::byte> input, std::size_t& c
       finish(frame.error());  // protocol error: this connection only
       return false;
     }
-    if (!frame->has_value()) return true;
-    consumed += (*frame)->consumed;
+    const auto& complete = *frame;  // empty: the rest of a frame has not arrived yet
+    if (!complete) return true;
+    consumed += complete->consumed;
     ++stats_.messages_in;
     add_to_totals(&TrafficTotals::messages_in, 1);
-    if (on_message_) on_message_(*this, (*frame)->payload);
+    if (on_message_) on_message_(*this, complete->payload);
   }
   return state_ != State::closed;
 }

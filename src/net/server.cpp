@@ -340,6 +340,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
   for (auto& w : impl_->workers) {
     w->loop->post([&w = *w] {
       std::vector<std::shared_ptr<Connection>> rest;
+      rest.reserve(w.connections.size());
       for (auto& [c, tracked] : w.connections) rest.push_back(tracked.connection);
       for (auto& c : rest) c->abort();
       w.loop->stop();

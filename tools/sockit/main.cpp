@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <vector>
 
 #include "commands.hpp"
@@ -39,8 +40,10 @@ void ensure_standard_descriptors() {
 }  // namespace
 }  // namespace sockit::cli
 
-int main(int argc, char** argv) {
-  using namespace sockit::cli;
+namespace sockit::cli {
+namespace {
+
+int run_cli(int argc, char** argv) {
   ensure_standard_descriptors();
   // The library sends with MSG_NOSIGNAL, but our writes to stdout are plain write(2):
   // a reader that goes away (`| head -1`) must be an EPIPE we handle, not death by
@@ -67,4 +70,20 @@ int main(int argc, char** argv) {
     if (command.app->parsed()) return command.run();
   }
   return kExitUsage;  // unreachable: require_subcommand(1)
+}
+
+}  // namespace
+}  // namespace sockit::cli
+
+int main(int argc, char** argv) {
+  // The library reports errors as values; what can still throw is std::bad_alloc
+  // and the like. Say so in one line and fail, rather than abort with a core dump.
+  try {
+    return sockit::cli::run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sockit: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "sockit: internal error\n");
+  }
+  return sockit::cli::kExitFailure;
 }
