@@ -9,7 +9,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2
 
-.PHONY: all build deps configure test test-asan test-tsan demo clean format lint
+.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo clean format lint
 
 all: build
 
@@ -35,6 +35,14 @@ test-tsan: deps
 demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/demo.sh build/release/tools/sockit/sockit
+
+# Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 8 minutes; BENCH_ROUNDS=N etc.
+# are read from the environment. The report goes to stdout and build/bench/.
+bench-echo: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/bench-echo.sh build/release
+
+bench: bench-echo
 
 # clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
 lint: deps
