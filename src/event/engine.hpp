@@ -41,6 +41,10 @@ struct Slot {
   std::vector<iovec> send_iov;  // the pending send's buffers (caller keeps the bytes alive)
   ConnectFn connect_fn;
   Endpoint connect_to;
+  // IoHandle::wait_readable / wait_writable: the receive (send) reports readiness
+  // (an empty chunk / 0 bytes) instead of reading (writing); the caller does the I/O.
+  bool receive_readiness = false;
+  bool send_readiness = false;
 
   // Backend bookkeeping (e.g. which multishot requests are armed).
   std::uint32_t backend_flags = 0;

@@ -4,6 +4,17 @@
 
 namespace sockit::event {
 
+namespace {
+
+// Readiness waits reuse the receive and send operations' places in the slot (the
+// engines already track, arm and cancel those); a flag on the slot tells the
+// engine to report readiness instead of moving bytes.
+void set_readiness_mode(LoopCore* core, SlotRef ref, bool Slot::*flag, bool on) {
+  if (Slot* s = core->slot(ref)) s->*flag = on;
+}
+
+}  // namespace
+
 IoHandle::IoHandle(IoHandle&& other) noexcept
     : core_(std::exchange(other.core_, nullptr)),
       slot_(other.slot_),
@@ -30,14 +41,35 @@ void IoHandle::reset() {
 }
 
 void IoHandle::accept(AcceptFn fn) { core_->start_accept({slot_, generation_}, std::move(fn)); }
-void IoHandle::receive(ReceiveFn fn) { core_->start_receive({slot_, generation_}, std::move(fn)); }
+void IoHandle::receive(ReceiveFn fn) {
+  set_readiness_mode(core_, {slot_, generation_}, &Slot::receive_readiness, false);
+  core_->start_receive({slot_, generation_}, std::move(fn));
+}
 void IoHandle::pause_receive() { core_->set_receive_paused({slot_, generation_}, true); }
 void IoHandle::resume_receive() { core_->set_receive_paused({slot_, generation_}, false); }
 void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn fn) {
+  set_readiness_mode(core_, {slot_, generation_}, &Slot::send_readiness, false);
   core_->start_send({slot_, generation_}, buffers, std::move(fn));
 }
 void IoHandle::connect(const Endpoint& endpoint, ConnectFn fn) {
   core_->start_connect({slot_, generation_}, endpoint, std::move(fn));
+}
+
+void IoHandle::wait_readable(ReadyFn fn) {
+  set_readiness_mode(core_, {slot_, generation_}, &Slot::receive_readiness, true);
+  // The engine reports readiness as an empty chunk, which also ends the receive:
+  // single-shot, as promised.
+  core_->start_receive({slot_, generation_},
+                       [fn = std::move(fn)](Result<std::span<const std::byte>> r) mutable {
+                         fn(r ? Status() : Status(fail(r.error())));
+                       });
+}
+
+void IoHandle::wait_writable(ReadyFn fn) {
+  set_readiness_mode(core_, {slot_, generation_}, &Slot::send_readiness, true);
+  core_->start_send({slot_, generation_}, {}, [fn = std::move(fn)](Result<std::size_t> r) mutable {
+    fn(r ? Status() : Status(fail(r.error())));
+  });
 }
 
 }  // namespace sockit::event

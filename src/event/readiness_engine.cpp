@@ -21,6 +21,7 @@
 // blocking, because the edge that announced its data may already have passed.
 // Each descriptor gets a bounded number of syscalls per turn in both modes
 // (fairness); an edge-triggered one cut short is retried the next turn.
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -162,6 +163,8 @@ class ReadinessEngine final : public Engine {
       if (edge_) slot->backend_flags &= ~kEdgeArmed;  // a new edge: there may be more
       if (slot->accepting()) {
         do_accept(ref);
+      } else if (slot->receiving() && slot->receive_readiness) {
+        report_readable(ref);
       } else if (slot->receiving()) {
         do_receive(ref);
       }
@@ -224,6 +227,21 @@ class ReadinessEngine final : public Engine {
       queue_recheck(ref, *slot);
   }
 
+  // wait_readable(): the caller reads. Edge-triggered, it may stop before EAGAIN
+  // (its own fairness limit), and only a descriptor that is empty now will announce
+  // new data with an edge: one poll(2) tells which, at the cost of a syscall per
+  // report (level-triggered pollers simply report it again).
+  void report_readable(SlotRef ref) {
+    if (!core_.complete_receive(ref, std::span<const std::byte>())) return;
+    Slot* slot = core_.slot(ref);
+    if (!edge_ || slot == nullptr || !slot->receiving()) return;
+    if (sys::wait_for(slot->fd, POLLIN, Deadline::at(Deadline::Clock::now()))) {
+      queue_recheck(ref, *slot);
+    } else {
+      slot->backend_flags |= kEdgeArmed;
+    }
+  }
+
   // --- send and connect ----------------------------------------------------------------
   static Result<std::size_t> try_send(Slot& slot) {
     msghdr message{};
@@ -234,6 +252,10 @@ class ReadinessEngine final : public Engine {
 
   void start_send(SlotRef ref, Slot& slot) {
     slot.backend_flags |= kSendStarted;
+    if (slot.send_readiness) {  // wait_writable(): called after EAGAIN, so wait
+      slot.backend_flags |= kSendWaiting;
+      return;
+    }
     auto sent = try_send(slot);
     if (!sent && sys::is_would_block(sent.error())) {
       slot.backend_flags |= kSendWaiting;
@@ -243,6 +265,11 @@ class ReadinessEngine final : public Engine {
   }
 
   void finish_send(SlotRef ref, Slot& slot) {
+    if (slot.send_readiness) {
+      slot.backend_flags &= ~kSendWaiting;
+      core_.complete_send(ref, std::size_t{0});
+      return;
+    }
     auto sent = try_send(slot);
     if (!sent && sys::is_would_block(sent.error())) return;  // spurious: keep waiting
     slot.backend_flags &= ~kSendWaiting;

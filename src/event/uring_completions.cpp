@@ -138,6 +138,14 @@ void UringEngine::on_accept(SlotRef ref, SlotState& st, const io_uring_cqe& cqe,
 
 void UringEngine::on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
   if (!has_more(cqe)) st.op(UringOp::kReceive) = {};
+  if (Slot* slot = core_.slot(ref); poll && cqe.res >= 0 && slot != nullptr && slot->receive_readiness) {
+    // wait_readable(): readiness is an empty chunk, which ends the single-shot wait.
+    const auto saved = std::exchange(dispatching_, Dispatching{ref, UringOp::kReceive});
+    const bool alive = core_.complete_receive(ref, std::span<const std::byte>());
+    dispatching_ = saved;
+    if (alive) reconcile(ref);
+    return;
+  }
   if (poll || cqe.res == -ECANCELED || cqe.res == -ENOBUFS) {
     // A poll saying "readable", our own cancellation, or the buffer ring ran dry
     // (the buffers come back as this batch's callbacks return): re-arm, no error.
@@ -208,6 +216,10 @@ void UringEngine::flush_stash(SlotRef ref) {
 
 void UringEngine::on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
   st.op(UringOp::kSend) = {};
+  if (Slot* slot = core_.slot(ref); poll && cqe.res >= 0 && slot != nullptr && slot->send_readiness) {
+    if (core_.complete_send(ref, std::size_t{0})) reconcile(ref);  // wait_writable()
+    return;
+  }
   if (poll) {
     reconcile(ref);  // writable: send again
     return;

@@ -187,6 +187,10 @@ io_uring_sqe* UringEngine::next_sqe() {
 }
 
 void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
+  // wait_readable / wait_writable: a single-shot POLL_ADD in the operation's place;
+  // on_receive / on_send see the poll bit and report readiness.
+  if (op == UringOp::kReceive && slot.receive_readiness) return arm_poll(ref, slot.fd, st, op, POLLIN);
+  if (op == UringOp::kSend && slot.send_readiness) return arm_poll(ref, slot.fd, st, op, POLLOUT);
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     retry_.push_back(ref);  // wait() tries again before it submits

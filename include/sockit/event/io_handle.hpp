@@ -15,6 +15,15 @@
 //    the bytes written, which may be fewer than asked (the caller sends the rest).
 //    The buffers must stay valid until fn runs.
 //  - connect(endpoint, fn): non-blocking connect; fn(Status).
+//  - wait_readable(fn) / wait_writable(fn): single-shot readiness for callers that
+//    make their own syscalls (recvmmsg/sendmmsg with sender addresses, which
+//    receive() and send() cannot give). fn(Status) runs once when the descriptor is
+//    readable / writable; it may be spurious, so try the syscall and wait again on
+//    EAGAIN. wait_readable takes receive()'s place on the handle (use one or the
+//    other), wait_writable send()'s. Readiness backends wait in the poller;
+//    io_uring submits an IORING_OP_POLL_ADD. On edge-triggered epoll, call
+//    wait_writable only after a send said EAGAIN (no new edge comes otherwise);
+//    a reader may stop before EAGAIN: the engine checks and reports it again.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +43,7 @@ using AcceptFn = std::move_only_function<void(Result<Fd>)>;
 using ReceiveFn = std::move_only_function<void(Result<std::span<const std::byte>>)>;
 using SendFn = std::move_only_function<void(Result<std::size_t>)>;
 using ConnectFn = std::move_only_function<void(Status)>;
+using ReadyFn = std::move_only_function<void(Status)>;
 
 class IoHandle {
  public:
@@ -51,6 +61,8 @@ class IoHandle {
   void resume_receive();
   void send(std::span<const std::span<const std::byte>> buffers, SendFn fn);
   void connect(const Endpoint& endpoint, ConnectFn fn);
+  void wait_readable(ReadyFn fn);
+  void wait_writable(ReadyFn fn);
   // Cancels everything and unregisters now (the destructor does the same).
   void reset();
 
