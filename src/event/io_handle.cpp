@@ -1,5 +1,8 @@
 #include "sockit/event/io_handle.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "event/loop_core.hpp"
 
 namespace sockit::event {
@@ -14,6 +17,17 @@ void set_readiness_mode(LoopCore* core, SlotRef ref, bool Slot::*flag, bool on) 
 }
 
 }  // namespace
+
+// An operation on a default-constructed, moved-from or reset handle is a bug in the
+// caller; say so and stop in every build (one branch), rather than dereference null.
+LoopCore* IoHandle::checked_core(const char* operation) const {
+  if (core_ == nullptr) {
+    std::fprintf(stderr, "sockit: IoHandle::%s on a handle with no loop (default-constructed, moved from or reset)\n",
+                 operation);
+    std::abort();
+  }
+  return core_;
+}
 
 IoHandle::IoHandle(IoHandle&& other) noexcept
     : core_(std::exchange(other.core_, nullptr)),
@@ -40,34 +54,38 @@ void IoHandle::reset() {
   fd_ = -1;
 }
 
-void IoHandle::accept(AcceptFn fn) { core_->start_accept({slot_, generation_}, std::move(fn)); }
+void IoHandle::accept(AcceptFn fn) { checked_core("accept")->start_accept({slot_, generation_}, std::move(fn)); }
 void IoHandle::receive(ReceiveFn fn) {
-  set_readiness_mode(core_, {slot_, generation_}, &Slot::receive_readiness, false);
-  core_->start_receive({slot_, generation_}, std::move(fn));
+  LoopCore* core = checked_core("receive");
+  set_readiness_mode(core, {slot_, generation_}, &Slot::receive_readiness, false);
+  core->start_receive({slot_, generation_}, std::move(fn));
 }
-void IoHandle::pause_receive() { core_->set_receive_paused({slot_, generation_}, true); }
-void IoHandle::resume_receive() { core_->set_receive_paused({slot_, generation_}, false); }
+void IoHandle::pause_receive() { checked_core("pause_receive")->set_receive_paused({slot_, generation_}, true); }
+void IoHandle::resume_receive() { checked_core("resume_receive")->set_receive_paused({slot_, generation_}, false); }
 void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn fn) {
-  set_readiness_mode(core_, {slot_, generation_}, &Slot::send_readiness, false);
-  core_->start_send({slot_, generation_}, buffers, std::move(fn));
+  LoopCore* core = checked_core("send");
+  set_readiness_mode(core, {slot_, generation_}, &Slot::send_readiness, false);
+  core->start_send({slot_, generation_}, buffers, std::move(fn));
 }
 void IoHandle::connect(const Endpoint& endpoint, ConnectFn fn) {
-  core_->start_connect({slot_, generation_}, endpoint, std::move(fn));
+  checked_core("connect")->start_connect({slot_, generation_}, endpoint, std::move(fn));
 }
 
 void IoHandle::wait_readable(ReadyFn fn) {
-  set_readiness_mode(core_, {slot_, generation_}, &Slot::receive_readiness, true);
+  LoopCore* core = checked_core("wait_readable");
+  set_readiness_mode(core, {slot_, generation_}, &Slot::receive_readiness, true);
   // The engine reports readiness as an empty chunk, which also ends the receive:
   // single-shot, as promised.
-  core_->start_receive({slot_, generation_},
+  core->start_receive({slot_, generation_},
                        [fn = std::move(fn)](Result<std::span<const std::byte>> r) mutable {
                          fn(r ? Status() : Status(fail(r.error())));
                        });
 }
 
 void IoHandle::wait_writable(ReadyFn fn) {
-  set_readiness_mode(core_, {slot_, generation_}, &Slot::send_readiness, true);
-  core_->start_send({slot_, generation_}, {}, [fn = std::move(fn)](Result<std::size_t> r) mutable {
+  LoopCore* core = checked_core("wait_writable");
+  set_readiness_mode(core, {slot_, generation_}, &Slot::send_readiness, true);
+  core->start_send({slot_, generation_}, {}, [fn = std::move(fn)](Result<std::size_t> r) mutable {
     fn(r ? Status() : Status(fail(r.error())));
   });
 }

@@ -247,7 +247,11 @@ void UringEngine::on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe
     } else if (*err != 0) {
       status = fail(sys::error_from_errno(*err));
     }
-  } else if (cqe.res == -EINPROGRESS || cqe.res == -EALREADY || cqe.res == -EAGAIN) {
+  } else if (cqe.res == -EINPROGRESS || cqe.res == -EALREADY) {
+    // Not EAGAIN: on a Unix socket it means the listener's backlog is full and
+    // nothing is in progress; an unconnected Unix socket polls writable at once, so
+    // waiting would read SO_ERROR 0 as success. It is the error, as on the
+    // readiness backends.
     arm_poll(ref, slot->fd, st, UringOp::kConnect, POLLOUT);
     return;
   } else if (cqe.res < 0) {

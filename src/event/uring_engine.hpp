@@ -19,8 +19,10 @@
 //     bits 32..55  slot generation, low 24 bits
 //     bits 56..62  operation (UringOp); 0 marks requests whose completions are
 //                  ignored (cancellations)
-//     bit  63      the request is the POLL_ADD standing in for the operation
-//                  (only where an older kernel answered EAGAIN instead of waiting)
+//     bit  63      the request is a POLL_ADD standing in for the operation: where
+//                  an older kernel answered EAGAIN instead of waiting, and always
+//                  for IoHandle::wait_readable / wait_writable (the slot's
+//                  receive_readiness / send_readiness flag tells the two apart)
 // A completion whose generation does not match the slot's current one belongs to a
 // registration that is gone: its provided buffer is recycled, an accepted
 // descriptor is closed, and nothing reaches the core. 24 bits of generation would

@@ -1,6 +1,9 @@
 // IoHandle conformance, once per backend: destroying handles from callbacks,
 // buffer pools, connect, and the rule that a callback never runs inside the call
 // that started its operation.
+#include <cerrno>
+#include <cstring>
+
 #include "event/io_handle_fixture.hpp"
 
 namespace sockit {
@@ -266,6 +269,52 @@ TEST_P(IoHandle, ConnectToAUnixPathCompletes) {
   ASSERT_TRUE(result.has_value());
   EXPECT_TRUE(*result) << result->error().message();
   EXPECT_TRUE(listener->accept(5s));
+}
+
+TEST_P(IoHandle, ConnectToAUnixListenerWithAFullBacklogFailsAndNeverClaimsSuccess) {
+  // A Unix listener that never accepts: once its backlog is full a non-blocking
+  // connect says EAGAIN and nothing is in progress. The socket then polls writable
+  // with SO_ERROR 0, which must not be mistaken for a connection.
+  test::TempDir dir;
+  ListenOptions options;
+  options.backlog = 1;
+  auto listener = listen(*Address::parse("unix:" + dir.file("full.sock")), options);
+  ASSERT_TRUE(listener) << listener.error().message();
+  const Endpoint target = endpoint_of(*listener->local_address());
+  std::vector<Fd> fillers;
+  for (int i = 0; i < 64; ++i) {
+    Fd f(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(f);
+    if (::connect(f.get(), target.get(), target.length) != 0) {
+      ASSERT_EQ(errno, EAGAIN) << "filling the backlog: " << std::strerror(errno);
+      break;
+    }
+    fillers.push_back(std::move(f));
+  }
+  ASSERT_LT(fillers.size(), 64u) << "the backlog never filled";
+
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(fd);
+  std::optional<Status> result;
+  {
+    auto h = watch(fd.get());
+    h.connect(target, [&](Status s) { result = s; });
+    EXPECT_TRUE(test::run_until(loop(), [&] { return result.has_value(); }));
+  }
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(*result) << "reported connected while the backlog was full";
+  EXPECT_EQ(result->error(), std::errc::resource_unavailable_try_again) << result->error().message();
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof(peer);
+  EXPECT_NE(::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length), 0);
+}
+
+TEST(IoHandleMisuse, AnOperationOnAHandleWithNoLoopAbortsWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  event::IoHandle empty;
+  EXPECT_DEATH(empty.receive([](Result<std::span<const std::byte>>) {}), "IoHandle::receive on a handle with no loop");
+  EXPECT_DEATH(empty.pause_receive(), "IoHandle::pause_receive on a handle with no loop");
+  EXPECT_DEATH(empty.wait_writable([](Status) {}), "IoHandle::wait_writable on a handle with no loop");
 }
 
 // --- callbacks are never re-entrant ---------------------------------------------------------

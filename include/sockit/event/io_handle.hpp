@@ -70,6 +70,7 @@ class IoHandle {
   friend class LoopCore;
   IoHandle(LoopCore* core, std::uint32_t slot, std::uint32_t generation, int fd)
       : core_(core), slot_(slot), generation_(generation), fd_(fd) {}
+  [[nodiscard]] LoopCore* checked_core(const char* operation) const;
   LoopCore* core_ = nullptr;
   std::uint32_t slot_ = 0;
   std::uint32_t generation_ = 0;
