@@ -29,8 +29,15 @@ test: deps
 test-asan: deps
 	@$(MAKE) --no-print-directory test PRESET=asan
 
+# ThreadSanitizer over the layers that run threads (the event loop's post() and
+# cross-thread checks, the server's worker loops): their test executables only,
+# selected by CTest label. TSAN_LAYERS="core event net tools" widens it.
+TSAN_LAYERS ?= event net
+TSAN_TARGETS = $(foreach layer,$(TSAN_LAYERS),$(patsubst tests/$(layer)/%.cpp,$(layer)_%,$(wildcard tests/$(layer)/*_test.cpp)))
 test-tsan: deps
-	@$(MAKE) --no-print-directory test PRESET=tsan
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	@ctest --preset tsan -L '^($(subst $(eval) ,|,$(strip $(TSAN_LAYERS))))$$'
 
 demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release

@@ -202,8 +202,7 @@ void UringEngine::flush_stash(SlotRef ref) {
     SlotState* st = state(ref);
     if (slot == nullptr || st == nullptr) return;
     if (!slot->receiving() || st->stash.empty()) break;
-    Stashed item = std::move(st->stash.front());
-    st->stash.pop_front();
+    Stashed item = st->stash.pop_front();
     Result<std::span<const std::byte>> result = std::span<const std::byte>(item.bytes);
     if (item.error) result = fail(item.error);
     const auto saved = std::exchange(dispatching_, Dispatching{ref, UringOp::kReceive});

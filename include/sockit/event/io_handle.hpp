@@ -8,6 +8,9 @@
 //    close-on-exec). EMFILE/ENFILE come through as errors; accepting continues.
 //  - receive(fn): multishot; fn(Result<span>) once per chunk of bytes (or one
 //    datagram). An empty span means end of stream; an error ends the receive.
+//    On datagram and seqpacket sockets an empty datagram or record also reads as
+//    an empty span, indistinguishable from end of stream here: use
+//    net::DatagramEndpoint / net::Connection, which tell the two apart.
 //    The span is only valid during the callback (it points into loop-owned
 //    buffers: a provided-buffer ring on io_uring). pause_receive()/resume_receive()
 //    apply backpressure: while paused no data is read from the kernel.
