@@ -43,9 +43,12 @@ demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/demo.sh build/release/tools/sockit/sockit
 
-# Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 8 minutes; BENCH_ROUNDS=N etc.
+# Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 10 minutes; BENCH_ROUNDS=N etc.
 # are read from the environment. The report goes to stdout and build/bench/.
+# BENCH_PACKAGES: the Asio and libuv peers (bench/); only the benchmark needs them.
+BENCH_PACKAGES := libasio-dev libuv1-dev
 bench-echo: deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/bench-echo.sh build/release
 

@@ -4,18 +4,19 @@
 #   scripts/bench-echo.sh [BUILD_DIR]        # default build/release
 #
 # 1. Throughput: for each transport (unix, tcp) and each server (the plain C epoll
-#    baseline, then `sockit echo` on every backend), bench/echo_load drives 100
+#    baseline, the Asio and libuv peers bench/asio_echo.cpp and bench/libuv_echo.c
+#    when they were built, then `sockit echo` on every backend), bench/echo_load drives 100
 #    connections x 64-byte messages x 16 in flight. Rounds are interleaved (every
 #    server once per round, starting point rotated), each server starts fresh, the
 #    server is pinned to cpu 0 and the load to cpu 1. Median of the rounds; ratios
 #    against c-epoll of the same run.
-# 2. Idle cost: bench/idle_rss holds 10,000 connections to c-epoll and `sockit echo`
-#    (epoll, io_uring) and reports the server's RSS growth per connection.
+# 2. Idle cost: bench/idle_rss holds 10,000 connections to c-epoll, asio, libuv and
+#    `sockit echo` (epoll, io_uring) and reports the server's RSS growth per connection.
 #
 # Environment: BENCH_ROUNDS (5) BENCH_DURATION (5 s) BENCH_WARMUP (1 s)
 #   BENCH_CONNECTIONS (100) BENCH_MESSAGE_SIZE (64) BENCH_PIPELINE (16)
 #   BENCH_IDLE_CONNECTIONS (10000, 0 = skip) BENCH_TRANSPORTS ("unix tcp")
-#   BENCH_SERVERS (space-separated subset of: c-epoll epoll epoll-et poll select io_uring)
+#   BENCH_SERVERS (space-separated subset of: c-epoll asio libuv epoll epoll-et poll select io_uring)
 # Output: the report on stdout, also written to build/bench/echo-<time>.md (and
 # build/bench/echo-latest.md); raw JSON lines beside it (.jsonl).
 set -euo pipefail
@@ -23,6 +24,8 @@ set -euo pipefail
 BUILD=${1:-build/release}
 SOCKIT=$BUILD/tools/sockit/sockit
 C_SERVER=$BUILD/bench/c_epoll_echo
+ASIO_SERVER=$BUILD/bench/asio_echo   # optional: built only when libasio-dev is installed
+UV_SERVER=$BUILD/bench/libuv_echo    # optional: built only when libuv1-dev is installed
 LOAD=$BUILD/bench/echo_load
 IDLE=$BUILD/bench/idle_rss
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -33,7 +36,7 @@ MESSAGE_SIZE=${BENCH_MESSAGE_SIZE:-64}
 PIPELINE=${BENCH_PIPELINE:-16}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 TRANSPORTS=${BENCH_TRANSPORTS:-unix tcp}
-WANTED_SERVERS=${BENCH_SERVERS:-c-epoll epoll epoll-et poll select io_uring}
+WANTED_SERVERS=${BENCH_SERVERS:-c-epoll asio libuv epoll epoll-et poll select io_uring}
 
 for binary in "$SOCKIT" "$C_SERVER" "$LOAD" "$IDLE"; do
   [[ -x $binary ]] || { echo "bench-echo: $binary is missing (build $BUILD first)" >&2; exit 1; }
@@ -80,6 +83,18 @@ if wanted c-epoll; then
   COMMAND[c-epoll]="$C_SERVER ADDR"
   BACKEND[c-epoll]=""
 fi
+# The peers (same command line as c_epoll_echo); a binary the build skipped is a note.
+for peer in asio libuv; do
+  wanted "$peer" || continue
+  if [[ $peer == asio ]]; then binary=$ASIO_SERVER package=libasio-dev; else binary=$UV_SERVER package=libuv1-dev; fi
+  if [[ -x $binary ]]; then
+    SERVERS+=("$peer")
+    COMMAND[$peer]="$binary ADDR"
+    BACKEND[$peer]=""
+  else
+    NOTES+=("$peer skipped: $binary was not built ($package was missing when $BUILD was configured).")
+  fi
+done
 if grep -q -- '--backend' <<<"$HELP"; then
   FRAMING=()
   if grep -q -- '--framing' <<<"$HELP"; then FRAMING=(--framing raw); fi
@@ -220,7 +235,7 @@ done
 # --- idle connections ----------------------------------------------------------------
 if ((IDLE_CONNECTIONS > 0)); then
   for label in "${SERVERS[@]}"; do
-    case $label in c-epoll | "sockit epoll" | "sockit io_uring" | "sockit (poll, legacy)") ;; *) continue ;; esac
+    case $label in c-epoll | asio | libuv | "sockit epoll" | "sockit io_uring" | "sockit (poll, legacy)") ;; *) continue ;; esac
     [[ -z ${SKIPPED[$label]:-} ]] || continue
     for transport in $TRANSPORTS; do
       printf 'bench-echo: idle %-22s %-4s ' "$label" "$transport" >&2
