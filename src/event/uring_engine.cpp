@@ -43,6 +43,7 @@ UringEngine::UringEngine(LoopCore& core, const LoopOptions& options, UringFeatur
 
 Status UringEngine::init(const LoopOptions& options) {
   info_.name = "io_uring";
+  info_.completion_based = true;
   std::vector<std::string> setup_features;
   std::vector<std::string> setup_fallbacks;
   if (int r = uring_init_ring(ring_, options.io_uring_entries, setup_features, setup_fallbacks); r < 0) {

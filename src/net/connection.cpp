@@ -1,9 +1,13 @@
 #include "sockit/net/connection.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <array>
+#include <cstring>
+#include <memory>
 
+#include "sys/error.hpp"
 #include "sys/syscalls.hpp"
 
 namespace sockit::net {
@@ -17,12 +21,47 @@ void release_if_idle(Buffer& b) {
   if (b.empty() && b.capacity() > kKeepBufferBytes) b.shrink_to_fit();
 }
 
+// Record mode. Records up to this size are read into one scratch buffer per
+// thread, not per connection; a larger one gets a buffer of its own size for the
+// time of its delivery. A record's span only lives during on_message, and nothing
+// reads a socket from inside a callback, so sharing the scratch is safe.
+constexpr std::size_t kRecordScratchBytes = 64 * 1024;
+// Reads per readable report (fairness between connections; the loop reports the
+// rest again) and records per sendmmsg call.
+constexpr int kRecordsPerWakeup = 16;
+constexpr unsigned kRecordsPerSend = 64;
+// The output queue's bookkeeping: a host-order length before each record.
+using RecordLength = std::uint32_t;
+constexpr std::size_t kRecordHeaderBytes = sizeof(RecordLength);
+
+std::span<std::byte> record_scratch() {
+  thread_local std::unique_ptr<std::byte[]> scratch;
+  if (!scratch) scratch = std::make_unique_for_overwrite<std::byte[]>(kRecordScratchBytes);
+  return {scratch.get(), kRecordScratchBytes};
+}
+
+// One recvmsg on a seqpacket socket. MSG_TRUNC makes the result the record's real
+// length even when `into` is shorter (or empty, to learn the size with MSG_PEEK).
+Result<std::size_t> receive_record_into(int fd, std::span<std::byte> into, int flags) {
+  iovec iov{into.data(), into.size()};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  return sys::recvmsg(fd, message, flags | MSG_DONTWAIT | MSG_TRUNC);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Connection>> Connection::create(event::EventLoop& loop, Fd fd, ConnectionOptions options) {
   if (auto s = sys::set_non_blocking(fd.get(), true); !s) return fail(s.error());
   if (options.low_water_mark > options.high_water_mark) options.low_water_mark = options.high_water_mark;
+  // Asked of the socket, not the caller: one getsockopt per connection, and a
+  // seqpacket socket can never be driven as a byte stream by mistake.
+  auto type = sys::get_option<int>(fd.get(), SOL_SOCKET, SO_TYPE);
+  if (!type) return fail(type.error());
   std::shared_ptr<Connection> c(new Connection(loop, std::move(fd), options));
+  c->records_ = *type == SOCK_SEQPACKET;
+  c->write_through_ = !c->records_ && !loop.backend().completion_based;
   auto io = loop.watch(c->fd_.get());
   if (!io) return fail(io.error());
   c->io_ = std::move(*io);
@@ -43,6 +82,7 @@ void Connection::start() {
   // The IoHandle belongs to this object and cancels its callbacks when destroyed,
   // so a raw `this` cannot dangle; shared_from_this() inside keeps us alive while
   // a callback runs even if the owner drops its reference.
+  if (records_) return wait_for_records();
   io_.receive([this](Result<std::span<const std::byte>> chunk) { handle_receive(std::move(chunk)); });
 }
 
@@ -51,19 +91,7 @@ void Connection::start() {
 void Connection::handle_receive(Result<std::span<const std::byte>> chunk) {
   auto self = shared_from_this();
   if (!chunk) return finish(chunk.error());
-  if (chunk->empty()) {
-    peer_closed_ = true;
-    if (state_ == State::closing) {
-      if (queued_output() == 0) finish({});
-      return;
-    }
-    if (on_peer_closed_) {
-      on_peer_closed_(*this);
-    } else {
-      close();
-    }
-    return;
-  }
+  if (chunk->empty()) return handle_end_of_stream();
   stats_.bytes_in += chunk->size();
   add_to_totals(&TrafficTotals::bytes_in, chunk->size());
   if (state_ != State::open) return;  // closing: only waiting for the peer's FIN
@@ -80,6 +108,19 @@ void Connection::handle_receive(Result<std::span<const std::byte>> chunk) {
     input_.consume(consumed);
   }
   release_if_idle(input_);
+}
+
+void Connection::handle_end_of_stream() {
+  peer_closed_ = true;
+  if (state_ == State::closing) {
+    if (queued_output() == 0) finish({});
+    return;
+  }
+  if (on_peer_closed_) {
+    on_peer_closed_(*this);
+  } else {
+    close();
+  }
 }
 
 bool Connection::deliver_frames(std::span<const std::byte> input, std::size_t& consumed) {
@@ -103,16 +144,35 @@ bool Connection::deliver_frames(std::span<const std::byte> input, std::size_t& c
 
 Status Connection::send(std::span<const std::byte> message) {
   if (state_ != State::open || write_shutdown_requested_) return fail(std::make_error_code(std::errc::not_connected));
+  if (records_) return send_record(message);
   if (queued_output() + message.size() + 4 > options_.max_output_bytes) return fail(errc::limit_reached);
   if (auto s = encode(options_.framing, message, pending_); !s) return s;
   ++stats_.messages_out;
   add_to_totals(&TrafficTotals::messages_out, 1);
+  if (write_through_) write_through();
   flush();
   update_backpressure();
   return {};
 }
 
+// Readiness backends: with nothing queued ahead, the bytes go to the kernel now, as
+// the engine would do when the send operation started, without the operation's
+// trip through the loop (a callback, a deferred completion, a second buffer). What
+// the kernel does not take stays queued for flush(): on EAGAIN it waits for
+// writability; on an error the loop's send meets it again and reports it, so
+// send() itself never closes the connection under its caller.
+void Connection::write_through() {
+  if (send_in_flight_ || !sending_.empty() || pending_.empty()) return;
+  const auto bytes = pending_.readable();
+  auto sent = sys::send(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT);
+  if (!sent) return;
+  stats_.bytes_out += *sent;
+  add_to_totals(&TrafficTotals::bytes_out, *sent);
+  pending_.consume(*sent);
+}
+
 void Connection::flush() {
+  if (records_) return flush_records(/*in_callback=*/false);
   if (send_in_flight_ || state_ == State::closed) return;
   if (sending_.empty()) std::swap(sending_, pending_);
   if (sending_.empty()) return after_output_drained();
@@ -158,6 +218,173 @@ void Connection::after_output_drained() {
   if (peer_closed_) return finish({});
   // Wait a bounded time for the peer's FIN, so its last bytes are not met with RST.
   linger_timer_ = loop_.run_after(options_.close_linger, [this] { finish({}); });
+}
+
+// --- record mode (seqpacket) ----------------------------------------------------------
+// The event layer's receive reads fixed chunks and cannot see a record's length,
+// so record mode waits for readability and makes its own recvmsg/sendmmsg calls
+// (as DatagramEndpoint does). Stream connections never reach this code.
+
+void Connection::wait_for_records() {
+  io_.wait_readable([this](Status ready) { handle_records_readable(ready); });
+}
+
+void Connection::handle_records_readable(Status ready) {
+  auto self = shared_from_this();
+  if (!ready) return finish(ready.error());
+  draining_records_ = true;
+  RecordStep step = RecordStep::delivered;
+  for (int i = 0; i < kRecordsPerWakeup && step == RecordStep::delivered; ++i) {
+    if (state_ == State::closed) return;
+    // Paused by backpressure (closing reads on, to see the peer's end of stream).
+    if (state_ == State::open && above_high_water_) break;
+    step = receive_record();
+  }
+  draining_records_ = false;
+  if (state_ == State::closed) return;
+  // The replies on_message queued, in batches. Only if there are any: an empty
+  // flush while closing would re-arm the linger timer on every drain.
+  if (!pending_.empty()) flush_records(/*in_callback=*/true);
+  update_backpressure();
+  // After the end of stream nothing more is read; otherwise wait again (a paused
+  // handle holds the wait until resume_receive()).
+  if (state_ != State::closed && step != RecordStep::ended) wait_for_records();
+}
+
+Connection::RecordStep Connection::receive_record() {
+  const std::size_t max = options_.framing.max_frame;
+  std::span<std::byte> into;
+  std::unique_ptr<std::byte[]> own;  // a record over the scratch size, for its delivery only
+  if (max <= kRecordScratchBytes) {
+    // The scratch holds any acceptable record: one call, and MSG_TRUNC's length
+    // tells an oversized one apart.
+    into = record_scratch().first(max);
+  } else {
+    auto size = receive_record_into(fd_.get(), {}, MSG_PEEK);
+    if (!size) {
+      if (sys::is_would_block(size.error())) return RecordStep::again;
+      finish(size.error());
+      return RecordStep::ended;
+    }
+    if (*size > max) {
+      finish(errc::frame_too_large);
+      return RecordStep::ended;
+    }
+    if (*size <= kRecordScratchBytes) {
+      into = record_scratch().first(*size);
+    } else {
+      own = std::make_unique_for_overwrite<std::byte[]>(*size);
+      into = {own.get(), *size};
+    }
+  }
+  auto got = receive_record_into(fd_.get(), into, 0);
+  if (!got) {
+    if (sys::is_would_block(got.error())) return RecordStep::again;
+    finish(got.error());
+    return RecordStep::ended;
+  }
+  if (*got > into.size()) {  // only when max fits the scratch: the record is larger than max
+    finish(errc::frame_too_large);
+    return RecordStep::ended;
+  }
+  if (*got == 0) return handle_zero_read();
+  return deliver_record(into.first(*got));
+}
+
+Connection::RecordStep Connection::deliver_record(std::span<const std::byte> record) {
+  stats_.bytes_in += record.size();
+  add_to_totals(&TrafficTotals::bytes_in, record.size());
+  if (state_ != State::open) return RecordStep::delivered;  // closing: only waiting for the end of stream
+  ++stats_.messages_in;
+  add_to_totals(&TrafficTotals::messages_in, 1);
+  if (on_message_) on_message_(*this, record);
+  return state_ == State::closed ? RecordStep::ended : RecordStep::delivered;
+}
+
+// A 0-byte read: an empty record, or the end of stream (Linux reports both as 0).
+// The end of stream is only reported on an empty queue after the peer shut down,
+// and a peer that has shut down cannot queue more; so without POLLRDHUP it was a
+// record, and with it, a non-empty record still queued proves it was one too.
+Connection::RecordStep Connection::handle_zero_read() {
+  const int fd = fd_.get();
+  auto events = sys::wait_for(fd, POLLRDHUP, Deadline::at(Deadline::Clock::now()));
+  const bool peer_shut_down = events && (*events & (POLLRDHUP | POLLHUP)) != 0;
+  if (!peer_shut_down) return deliver_record({});
+  auto next = receive_record_into(fd, {}, MSG_PEEK);
+  if (next && *next > 0) return deliver_record({});
+  handle_end_of_stream();
+  return RecordStep::ended;
+}
+
+Status Connection::send_record(std::span<const std::byte> message) {
+  if (message.size() > options_.framing.max_frame || message.size() > UINT32_MAX) {
+    return fail(errc::frame_too_large);
+  }
+  if (queued_output() + message.size() + kRecordHeaderBytes > options_.max_output_bytes) {
+    return fail(errc::limit_reached);
+  }
+  const auto length = static_cast<RecordLength>(message.size());
+  std::span<std::byte> room = pending_.prepare(kRecordHeaderBytes + message.size());
+  std::memcpy(room.data(), &length, kRecordHeaderBytes);
+  if (!message.empty()) std::memcpy(room.data() + kRecordHeaderBytes, message.data(), message.size());
+  pending_.commit(kRecordHeaderBytes + message.size());
+  ++stats_.messages_out;
+  add_to_totals(&TrafficTotals::messages_out, 1);
+  // Inside a receive drain the replies are written together when it ends.
+  if (!draining_records_) flush_records(/*in_callback=*/false);
+  update_backpressure();
+  return {};
+}
+
+// One sendmmsg per kRecordsPerSend records until the queue is empty or the kernel
+// says EAGAIN (a seqpacket send is all or nothing: no record is ever half sent).
+// Called from send(), close() or shutdown_write() (not `in_callback`), a failure
+// closes the connection from a zero-delay timer instead: on_close must not run
+// inside the caller's call, which may be iterating over its connections.
+void Connection::flush_records(bool in_callback) {
+  if (send_in_flight_ || state_ == State::closed) return;
+  std::array<mmsghdr, kRecordsPerSend> headers;
+  std::array<iovec, kRecordsPerSend> iov;
+  while (!pending_.empty()) {
+    const std::span<const std::byte> queued = pending_.readable();
+    unsigned count = 0;
+    for (std::size_t at = 0; count < kRecordsPerSend && at < queued.size(); ++count) {
+      RecordLength length = 0;
+      std::memcpy(&length, queued.data() + at, kRecordHeaderBytes);
+      // The kernel only reads through msg_iov.
+      iov[count] = iovec{const_cast<std::byte*>(queued.data() + at + kRecordHeaderBytes), length};
+      headers[count] = mmsghdr{};
+      headers[count].msg_hdr.msg_iov = &iov[count];
+      headers[count].msg_hdr.msg_iovlen = 1;
+      at += kRecordHeaderBytes + length;
+    }
+    auto sent = sys::sendmmsg(fd_.get(), headers.data(), count, MSG_DONTWAIT);
+    if (!sent && !sys::is_would_block(sent.error())) {  // EMSGSIZE, EPIPE, ...
+      if (in_callback) return finish(sent.error());
+      send_in_flight_ = true;  // nothing more is written
+      linger_timer_ = loop_.run_after(std::chrono::nanoseconds(0), [this, error = sent.error()] {
+        finish(error);
+      });
+      return;
+    }
+    if (!sent) {
+      send_in_flight_ = true;
+      io_.wait_writable([this](Status ready) {
+        auto self = shared_from_this();
+        send_in_flight_ = false;
+        if (!ready) return finish(ready.error());
+        flush_records(/*in_callback=*/true);
+        update_backpressure();
+      });
+      return;
+    }
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < *sent; ++i) bytes += iov[i].iov_len;
+    pending_.consume(bytes + *sent * kRecordHeaderBytes);
+    stats_.bytes_out += bytes;
+    add_to_totals(&TrafficTotals::bytes_out, bytes);
+  }
+  after_output_drained();
 }
 
 // --- closing ---------------------------------------------------------------------------

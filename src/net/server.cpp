@@ -30,6 +30,15 @@ std::string peer_key(int fd, bool is_unix) {
   return Address::from_endpoint(*endpoint, Transport::tcp).host();
 }
 
+// The connections of a worker, held: closing one may erase it from the map.
+template <typename Map>
+std::vector<std::shared_ptr<Connection>> snapshot(const Map& connections) {
+  std::vector<std::shared_ptr<Connection>> held;
+  held.reserve(connections.size());
+  for (const auto& [key, tracked] : connections) held.push_back(tracked.connection);
+  return held;
+}
+
 }  // namespace
 
 // How long accepting pauses when the process is out of descriptors and nothing
@@ -286,11 +295,10 @@ void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
 
 Result<std::unique_ptr<Server>> Server::create(const Address& address, ServerOptions options,
                                                ConnectionHandler handler) {
-  // Byte streams only. Connection reads and writes a byte stream: on a seqpacket
-  // socket it would merge queued records into one send, cut records over its
-  // 64 KiB receive chunk and read an empty record as end of stream. Refuse rather
-  // than break records; `sockit echo` serves seqpacket on its own poll engine.
-  if (!address.is_stream()) return fail(errc::wrong_transport);
+  // Connection-oriented addresses only: streams, and seqpacket, whose connections
+  // run in record mode (one message per record). Datagram sockets have no
+  // connections to accept.
+  if (address.is_datagram()) return fail(errc::wrong_transport);
   auto impl = std::make_unique<Impl>(address, std::move(options), std::move(handler));
   if (auto s = impl->open_workers(); !s) return fail(s.error());
   auto bound = impl->workers.front()->listener.local_address();
@@ -328,7 +336,9 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
       w.accept_io.reset();
       w.accept_retry.cancel();
       w.listener.close();
-      for (auto& [c, tracked] : w.connections) tracked.connection->close();
+      // close() may finish at once (peer already gone, nothing queued), and
+      // finishing erases from w.connections: iterate over a snapshot.
+      for (auto& c : snapshot(w.connections)) c->close();
     });
   }
   // 2. Wait for them within the deadline.
@@ -339,10 +349,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
   // 3. Reset the rest, then stop the loops.
   for (auto& w : impl_->workers) {
     w->loop->post([&w = *w] {
-      std::vector<std::shared_ptr<Connection>> rest;
-      rest.reserve(w.connections.size());
-      for (auto& [c, tracked] : w.connections) rest.push_back(tracked.connection);
-      for (auto& c : rest) c->abort();
+      for (auto& c : snapshot(w.connections)) c->abort();
       w.loop->stop();
     });
   }

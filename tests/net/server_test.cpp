@@ -99,10 +99,74 @@ TEST_P(ServerOn, ManyClientsEachEchoRandomSizedFramesWithEveryByteVerified) {
   server->shutdown(1s);
 }
 
-TEST(Server, RefusesSeqpacketAddressesWhoseRecordsConnectionWouldNotKeep) {
-  auto server = Server::create(parse("unix-seqpacket:@" + test::unique_abstract_name()), {}, nullptr);
-  ASSERT_FALSE(server);
-  EXPECT_EQ(server.error(), errc::wrong_transport);
+TEST(Server, RefusesDatagramAddressesWhichHaveNoConnections) {
+  for (const std::string& address :
+       {std::string("udp://127.0.0.1:0"), "unix-dgram:@" + test::unique_abstract_name()}) {
+    auto server = Server::create(parse(address), {}, nullptr);
+    ASSERT_FALSE(server) << address;
+    EXPECT_EQ(server.error(), errc::wrong_transport) << address;
+  }
+}
+
+// Seqpacket: one record out, the same record back (sizes known, so one buffer each).
+::testing::AssertionResult echo_record(SeqPacketSocket& s, std::span<const std::byte> record) {
+  using ::testing::AssertionFailure;
+  if (auto r = s.send(record, 10s); !r) return AssertionFailure() << "send: " << r.error().message();
+  auto size = s.next_message_size(10s);
+  if (!size) return AssertionFailure() << "size: " << size.error().message();
+  if (*size != record.size()) return AssertionFailure() << *size << " bytes came back, not " << record.size();
+  std::vector<std::byte> back(*size);
+  if (auto r = s.recv(back, 10s); !r) return AssertionFailure() << "recv: " << r.error().message();
+  if (!std::equal(back.begin(), back.end(), record.begin())) return AssertionFailure() << "echo differs";
+  return ::testing::AssertionSuccess();
+}
+
+TEST_P(ServerOn, EchoesSeqpacketRecordsWholeOnEveryWorkerAndClosesOnlyAnOversizedSender) {
+  ServerOptions options;
+  options.threads = 2;
+  auto server = echo("unix-seqpacket:" + dir_.file("records.sock"), options);  // max record: 1 MiB
+  ASSERT_TRUE(server);
+  std::vector<SeqPacketSocket> clients;
+  for (int i = 0; i < 4; ++i) {
+    auto c = connect_seqpacket(server->local_address(), 5s);
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_TRUE(c->set_send_buffer_size(1 << 20));
+    clients.push_back(std::move(*c));
+  }
+  // Empty, small, larger than a 64 KiB receive chunk: each comes back as itself.
+  std::uint64_t records = 0;
+  for (std::size_t size : {0, 1, 100, 65536, 65537, 200 * 1024}) {
+    for (auto& c : clients) {
+      EXPECT_TRUE(echo_record(c, test::random_bytes(size, size + records))) << size;
+      ++records;
+    }
+  }
+  // A burst is answered record by record, never merged.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(clients[0].send(bytes_of("burst " + std::to_string(i)), 5s));
+  for (int i = 0; i < 100; ++i) {
+    std::array<std::byte, 64> b{};
+    auto n = clients[0].recv(b, 5s);
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_EQ(string_of(std::span(b).first(*n)), "burst " + std::to_string(i));
+  }
+  records += 100;
+  // Over the maximum record size: that client alone is closed, and it is counted.
+  auto bad = connect_seqpacket(server->local_address(), 5s);
+  ASSERT_TRUE(bad);
+  ASSERT_TRUE(bad->set_send_buffer_size(4 << 20));
+  ASSERT_TRUE(bad->send(test::random_bytes((1 << 20) + 1, 9), 5s));
+  std::array<std::byte, 16> b{};
+  auto r = bad->recv(b, 5s);
+  EXPECT_TRUE(!r || *r == 0) << "the offender is closed";
+  ASSERT_TRUE(wait_for([&] { return server->stats().closed_by_error == 1; }));
+  for (auto& c : clients) EXPECT_TRUE(echo_record(c, bytes_of("still served")));
+  records += clients.size();
+  EXPECT_EQ(server->stats().messages_in, records);
+  EXPECT_EQ(server->stats().messages_out, records);
+  clients.clear();
+  ASSERT_TRUE(wait_for([&] { return server->stats().active == 0; }));
+  EXPECT_EQ(server->stats().closed_by_peer, 4u);
+  server->shutdown(1s);
 }
 
 TEST_P(ServerOn, StatsCountTheTrafficOfConnectionsThatAreStillOpen) {

@@ -58,6 +58,10 @@ struct BackendInfo {
   std::string name;                    // the backend in use ("epoll" when auto fell back)
   std::vector<std::string> features;   // e.g. "multishot-accept", "provided-buffers"
   std::vector<std::string> fallbacks;  // "feature: reason" for each feature not used
+  // io_uring: operations are requests the kernel completes later, batched into the
+  // next wait. Readiness backends make the syscall when an operation starts, so a
+  // caller gains nothing by waiting for the loop (net::Connection writes through).
+  bool completion_based = false;
 };
 
 struct LoopStats {

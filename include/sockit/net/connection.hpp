@@ -1,5 +1,6 @@
-// Connection: a stream socket driven by an EventLoop — framed input, a queued
-// output with backpressure, half-close, graceful and abortive close, counters.
+// Connection: a stream or seqpacket socket driven by an EventLoop — framed input,
+// a queued output with backpressure, half-close, graceful and abortive close,
+// counters.
 //
 // Input is cut into messages by the Framing (connection options) and handed to
 // on_message one at a time; a framing error (errc::frame_too_large) closes only
@@ -8,6 +9,32 @@
 // mark, reading is paused (so a peer that does not read cannot make us buffer its
 // requests either) and on_backpressure(true) fires, then (false) once it drains
 // below the low mark. send() refuses (errc::limit_reached) beyond max_output_bytes.
+//
+// Record mode (SOCK_SEQPACKET, detected with SO_TYPE by create(): a socket cannot
+// be misdeclared): the kernel keeps the boundaries, so the framing's kind is
+// ignored and each record is one message; on_message gets exactly one record,
+// send() queues exactly one, never merged with another or split. framing.max_frame
+// still bounds a record: a larger one arriving closes the connection with
+// errc::frame_too_large (like an oversized length prefix), and send() refuses one
+// with the same error.
+//  - Input: the connection waits for readability and makes its own recvmsg calls
+//    with MSG_TRUNC, so a record is never cut silently. When max_frame fits the
+//    thread's 64 KiB record scratch, one call per record; when it is larger, the
+//    size is peeked first (MSG_PEEK|MSG_TRUNC, no bytes copied) and a record over
+//    64 KiB is read into a buffer of its own size, freed after delivery: an idle
+//    connection holds no receive buffer.
+//  - Output: records are queued in one Buffer (a 4-byte length before each,
+//    counted in queued_output() and against max_output_bytes: empty records are not
+//    free) and written with sendmmsg, up to 64 per call; replies sent from
+//    on_message go out together once the receive drain ends. A seqpacket send is
+//    all or nothing; a record the kernel refuses (EMSGSIZE: larger than the
+//    socket's send buffer) closes the connection with that error (on_close then
+//    runs from the loop, never inside send() or close()).
+//  - A 0-byte read is an empty record or the end of stream (Linux says 0 for both).
+//    If poll(2) shows no POLLRDHUP, the peer has not shut down, so it was a record
+//    (delivered as an empty message); if the peer has shut down, it was a record
+//    only if a non-empty record follows it. Limitation: empty records that come
+//    last before the peer's shutdown are taken for the end of stream.
 //
 // Lifetime: always held by shared_ptr (create() makes one). The owner keeps it
 // until on_close, which runs exactly once, after which the socket is closed and
@@ -71,7 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using BackpressureFn = std::function<void(Connection&, bool above_high_water)>;
   using PeerClosedFn = std::function<void(Connection&)>;
 
-  // Takes a connected, non-blocking stream socket.
+  // Takes a connected stream or seqpacket socket (made non-blocking here).
   [[nodiscard]] static Result<std::shared_ptr<Connection>> create(event::EventLoop& loop, Fd fd,
                                                                  ConnectionOptions options = {});
   ~Connection();
@@ -96,6 +123,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void abort();
 
   [[nodiscard]] bool is_open() const noexcept { return state_ != State::closed; }
+  // True on a seqpacket socket: one message per record (see the top of this file).
+  [[nodiscard]] bool is_record_mode() const noexcept { return records_; }
   [[nodiscard]] std::size_t queued_output() const noexcept { return sending_.size() + pending_.size(); }
   [[nodiscard]] const ConnectionStats& stats() const noexcept { return stats_; }
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
@@ -107,10 +136,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void handle_receive(Result<std::span<const std::byte>> chunk);
   bool deliver_frames(std::span<const std::byte> input, std::size_t& consumed);
+  void write_through();
   void flush();
   void handle_sent(Result<std::size_t> sent);
   void update_backpressure();
   void after_output_drained();
+  // Record mode.
+  enum class RecordStep : std::uint8_t { delivered, again, ended };
+  Status send_record(std::span<const std::byte> message);
+  void flush_records(bool in_callback);
+  void wait_for_records();
+  void handle_records_readable(Status ready);
+  RecordStep receive_record();
+  RecordStep deliver_record(std::span<const std::byte> record);
+  RecordStep handle_zero_read();
+  void handle_end_of_stream();
   void finish(std::error_code reason);
   void add_to_totals(std::atomic<std::uint64_t> TrafficTotals::*total, std::uint64_t n) {
     if (options_.totals) (options_.totals->*total).fetch_add(n, std::memory_order_relaxed);
@@ -122,15 +162,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionOptions options_;
   Buffer input_;
   Buffer sending_;  // bytes handed to the kernel (must not move while a send is in flight)
-  Buffer pending_;  // bytes queued behind them
-  bool send_in_flight_ = false;
-  bool reading_paused_ = false;
+  Buffer pending_;  // bytes queued behind them (record mode: [4-byte length][record]...)
+  bool records_ = false;           // seqpacket: one message per record
+  bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
+  bool send_in_flight_ = false;    // a send is with the loop (record mode: waiting for writability, or failed)
+  bool write_through_ = false;     // stream mode on a readiness backend: send() writes at once
   bool above_high_water_ = false;
   bool write_shutdown_requested_ = false;
   bool write_shut_ = false;
   bool peer_closed_ = false;
   State state_ = State::open;
-  event::TimerHandle linger_timer_;
+  event::TimerHandle linger_timer_;  // also record mode's deferred close after a failed send
   ConnectionStats stats_;
   MessageFn on_message_;
   CloseFn on_close_;

@@ -1,6 +1,9 @@
-// Server: accepts connections on a byte-stream address (TCP, Unix stream; not
-// unix-seqpacket: errc::wrong_transport) and runs them on N worker loops,
-// within limits that keep it alive under floods, slow clients and fd exhaustion.
+// Server: accepts connections on a connection-oriented address (TCP, Unix stream,
+// unix-seqpacket; a datagram address is errc::wrong_transport) and runs them on N
+// worker loops, within limits that keep it alive under floods, slow clients and
+// fd exhaustion. Seqpacket connections run in record mode (connection.hpp): each
+// record is one message, the framing's kind is ignored and its max_frame bounds a
+// record.
 //
 // Workers: each worker is a thread with its own EventLoop. For TCP every worker has
 // its own SO_REUSEPORT listener on the same port (the kernel spreads connections);
