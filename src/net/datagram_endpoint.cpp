@@ -242,7 +242,7 @@ void DatagramEndpoint::flush() {
 }
 
 bool DatagramEndpoint::handle_send_error(std::error_code ec) {
-  if (sys::is_would_block(ec)) {
+  if (sys::is_would_block(ec) && !options_.drop_when_blocked) {
     waiting_ = true;
     const unsigned stalls = stalls_++;
     if (stalls < kStallsBeforeTimer) {
@@ -263,7 +263,8 @@ bool DatagramEndpoint::handle_send_error(std::error_code ec) {
     }
     return false;
   }
-  // sendmmsg fails only when its first datagram does: that one is dropped.
+  // sendmmsg fails only when its first datagram does: that one is dropped (with
+  // drop_when_blocked, also when the kernel would have had us wait for it).
   ++stats_.dropped;
   queued_bytes_ -= queue_.front().data.size();
   queue_.pop_front();

@@ -305,6 +305,44 @@ TEST_P(DatagramEndpointOn, AnUnconnectedSenderWaitsForAFullUnixReceiverAndLosesN
   check_waits_for_a_full_receiver(loop(), false);
 }
 
+// With drop_when_blocked a Unix peer that does not read (its queue full, so EAGAIN)
+// loses the replies its queue cannot hold, and the datagram queued behind them for
+// another peer goes out at once instead of waiting behind them for ever.
+TEST_P(DatagramEndpointOn, DropWhenBlockedKeepsAPeerThatDoesNotReadFromHoldingUpTheOthers) {
+  if (!loop_) return;
+  test::TempDir dir;
+  const Address stuck_address = parse("unix-dgram:" + dir.file("stuck"));
+  const Address other_address = parse("unix-dgram:" + dir.file("other"));
+  auto stuck = DatagramSocket::bind(stuck_address);
+  auto other = DatagramSocket::bind(other_address);
+  ASSERT_TRUE(stuck && other);
+  auto sender = endpoint_on(loop(), parse("unix-dgram:" + dir.file("sender")), {.drop_when_blocked = true});
+  ASSERT_TRUE(sender);
+  std::vector<std::error_code> errors;
+  sender->on_error([&](DatagramEndpoint&, std::error_code ec) { errors.push_back(ec); });
+  constexpr std::uint32_t kCount = 50;  // well over net.unix.max_dgram_qlen (10 by default)
+  for (std::uint32_t i = 0; i < kCount; ++i) ASSERT_TRUE(sender->send_to(datagram_for(i), stuck_address));
+  ASSERT_TRUE(sender->send_to(bytes_of("not held up"), other_address));
+
+  std::vector<std::byte> buffer(2048);
+  ASSERT_TRUE(test::run_until(
+      loop(), [&] { return sender->queued_datagrams() == 0; }, 2s));
+  auto got = other->recv_from(buffer, 1s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(string_of(std::span(buffer).first(got->size)), "not held up");
+  // What the stuck peer holds came in order; the rest was dropped, each reported.
+  std::uint32_t held = 0;
+  while (auto d = stuck->recv_from(buffer, 0ms)) {
+    ASSERT_EQ(seq_of(std::span(buffer).first(d->size)), held);
+    ++held;
+  }
+  EXPECT_LT(held, kCount);
+  EXPECT_EQ(sender->stats().dropped, kCount - held);
+  EXPECT_EQ(sender->stats().datagrams_out, held + 1);
+  ASSERT_EQ(errors.size(), kCount - held);
+  EXPECT_EQ(errors.front(), std::errc::resource_unavailable_try_again);
+}
+
 TEST_P(DatagramEndpointOn, ClosingFromInsideTheCallbackStopsDeliveryAtOnce) {
   if (!loop_) return;
   auto server = endpoint_on(loop(), parse("unix-dgram:@" + test::unique_abstract_name()));

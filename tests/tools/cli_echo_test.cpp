@@ -1,10 +1,14 @@
 // `sockit echo` on the net::Server engine (stream addresses), once per event-loop
 // backend: against `sockit connect`, OpenBSD netcat, socat and a Python client;
 // framing, connection limits, idle timeouts, periodic stats and the final summary.
+// Datagram addresses (udp:// v4/v6, unix-dgram: path and abstract) on
+// net::DatagramEndpoint, once per backend too: whole datagrams, SO_REUSEPORT
+// threads, truncation, senders that are gone or do not read, stats and summary.
 // A peer that is not installed is a skip with its name; so is io_uring where the
 // kernel refuses it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -330,7 +334,368 @@ TEST_P(CliEchoBackend, ServesTcpOnSeveralThreads) {
   EXPECT_NE(server.child.err().find(", 3 threads"), std::string::npos) << server.child.err();
 }
 
+// unix-seqpacket runs on the same Server: every backend, several threads, the
+// stream options but --framing, and each record comes back as one record, whole.
+constexpr const char* kPythonSeqpacketClient = R"(
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(8)
+s.connect(sys.argv[1])
+sizes = []
+for size in (0, 1, 300, 65537, 90000):
+    s.send(bytes([size % 251]) * size)
+    back = s.recv(200000)
+    sizes.append(str(len(back)) if back == bytes([size % 251]) * size else 'bad')
+burst = [b'burst %d' % i for i in range(50)]
+for r in burst:
+    s.send(r)
+print(' '.join(sizes), 'burst ok' if [s.recv(100) for _ in burst] == burst else 'burst merged')
+s.send(b'o' * 150000)  # over --max-frame: the server closes this connection
+try:
+    print('closed' if s.recv(200000) == b'' else 'echoed')
+except ConnectionResetError:
+    print('closed')
+)";
+
+TEST_P(CliEchoBackend, EchoesSeqpacketRecordsWholeOnTheServer) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("records.sock");
+  EchoServer server("unix-seqpacket:" + path,
+                    flags({"--threads", "2", "--max-frame", "100000", "--max-conns-per-peer", "4",
+                           "--idle-timeout", "30", "--stats-interval", "60"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  Process client({"python3", "-c", kPythonSeqpacketClient, path});
+  Exit exit = client.finish(15s);
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
+  EXPECT_EQ(client.out(), "0 1 300 65537 90000 burst ok\nclosed\n");
+  Exit stopped = server.stop();
+  EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
+  const std::string& err = server.child.err();
+  EXPECT_NE(err.find("sockit: echo stopped by SIGINT: 1 connection, "), std::string::npos) << err;
+  EXPECT_NE(err.find("backend " + GetParam() + ", 2 threads\n"), std::string::npos) << err;
+  EXPECT_NE(err.find("0 by peer, 0 idle (--idle-timeout), 1 on error"), std::string::npos) << err;
+  EXPECT_NE(err.find("messages: 55 in, 55 out\n"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CliEchoBackend, ::testing::ValuesIn(backends_under_test()),
+                         backend_param_name);
+
+// --- datagrams (udp://, unix-dgram:) on net::DatagramEndpoint, once per backend ----
+
+// One Python datagram client, several behaviours (argv: kind, target, mode), kind
+// udp4|udp6 (target: the port), unix (the path) or abstract (the name). Unix
+// clients autobind, so the server has an address to answer. Every receive has a
+// timeout, so a broken server fails the test instead of hanging it.
+constexpr const char* kPythonDatagramClient = R"(
+import os, socket, sys, tempfile
+kind, target, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+dest = target if kind == 'unix' else '\0' + target
+def client():
+    if kind == 'udp4':
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(('127.0.0.1', int(target)))
+    elif kind == 'udp6':
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.connect(('::1', int(target)))
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind('')
+        s.connect(dest)
+    s.settimeout(8)
+    return s
+def pattern(n, seed):
+    return bytes((seed + i) % 251 for i in range(n))
+if mode == 'echo':
+    s = client()
+    sizes = []
+    for n in (0, 1, 300, 1400, 60000):
+        s.send(pattern(n, n))
+        back = s.recv(100000)
+        sizes.append(str(len(back)) if back == pattern(n, n) else 'bad')
+    burst = [b'burst %d' % i for i in range(30)]
+    for d in burst:
+        s.send(d)
+    print(' '.join(sizes), 'burst ok' if [s.recv(100) for _ in burst] == burst else 'burst differs')
+elif mode == 'many':
+    # 24 senders (24 source ports), 10 rounds of one datagram each in flight.
+    senders = [client() for _ in range(24)]
+    ok = True
+    for j in range(10):
+        for i, s in enumerate(senders):
+            s.send(b'%d:%d' % (i, j))
+        for i, s in enumerate(senders):
+            ok = ok and s.recv(100) == b'%d:%d' % (i, j)
+    print('ok' if ok else 'lost or mixed')
+elif mode == 'oversize':
+    s = client()
+    big = pattern(70000 if kind in ('unix', 'abstract') else 2000, 7)
+    s.send(big)
+    s.send(b'after')
+    got = []
+    try:
+        while len(got) < 2:
+            back = s.recv(100000)
+            got.append('big' if back == big else back.decode() if len(back) < 100 else 'bad')
+            s.settimeout(0.5)
+    except socket.timeout:
+        pass
+    print(' '.join(got))
+elif mode == 'stall':
+    # An unconnected sender that never reads: once its queue is full its replies are
+    # dropped, and another client's echo is not held up behind them.
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    stuck.bind('')
+    stuck.settimeout(8)
+    for i in range(50):
+        stuck.sendto(b'stuck %d' % i, dest)
+    s = client()
+    s.send(b'not held up')
+    print(s.recv(100).decode())
+elif mode == 'gone':
+    # Senders that are gone before the (stopped) server reads: a Unix path that was
+    # removed (ENOENT), an autobound name that was closed (ECONNREFUSED), an unbound
+    # socket (no address at all); for UDP a closed port.
+    if kind in ('udp4', 'udp6'):
+        s = client()
+        for _ in range(3):
+            s.send(b'gone')
+        s.close()
+    else:
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, 'gone.sock')
+        named = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        named.bind(path)
+        auto = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        auto.bind('')
+        unnamed = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for s in (named, auto, unnamed):
+            s.settimeout(8)
+        for _ in range(3):
+            named.sendto(b'named', dest)
+            auto.sendto(b'auto', dest)
+        unnamed.sendto(b'unnamed', dest)
+        for s in (named, auto, unnamed):
+            s.close()
+        os.unlink(path)
+        os.rmdir(d)
+    print('sent')
+)";
+
+// True when the machine has no IPv6 loopback (a container without ::1).
+bool ipv6_unavailable(const std::string& err) {
+  return err.find("cannot assign requested address") != std::string::npos ||
+         err.find("address family not supported") != std::string::npos;
+}
+
+std::string run_datagram_client(const std::string& kind, const std::string& target, const std::string& mode) {
+  Process client({"python3", "-c", kPythonDatagramClient, kind, target, mode});
+  Exit exit = client.finish(20s);
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
+  return client.out();
+}
+
+class CliEchoDatagram : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "io_uring") (void)make_loop_or_skip({.backend = GetParam()});
+  }
+
+  std::vector<std::string> flags(std::vector<std::string> more = {}) const {
+    std::vector<std::string> all = {"--backend", GetParam()};
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+  }
+
+  // A server of each kind (udp4, udp6, unix path, abstract), each checked by
+  // `check(server, kind, target)` (target: port, path or name), then stopped with
+  // SIGINT: exit 0, the backend named, a Unix socket file removed.
+  template <typename Check>
+  void on_every_kind(std::vector<std::string> extra, Check check) {
+    TempDir dir;
+    const std::string path = dir.file("echo.sock");
+    const std::string name = unique_abstract_name();
+    for (const std::string kind : {"udp4", "udp6", "unix", "abstract"}) {
+      SCOPED_TRACE(kind);
+      const std::string address = kind == "udp4"   ? "udp://127.0.0.1:0"
+                                  : kind == "udp6" ? "udp://[::1]:0"
+                                  : kind == "unix" ? "unix-dgram:" + path
+                                                   : "unix-dgram:@" + name;
+      EchoServer server(address, flags(extra));
+      if (kind == "udp6" && server.address.empty() && ipv6_unavailable(server.child.err())) continue;
+      ASSERT_FALSE(server.address.empty()) << server.child.err();
+      const std::string target = kind.starts_with("udp") ? port_of(server.address)
+                                 : kind == "unix"        ? path
+                                                         : name;
+      check(server, kind, target);
+      Exit stopped = server.stop();
+      EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
+      EXPECT_NE(server.child.err().find("sockit:   backend " + GetParam() + ", "), std::string::npos)
+          << server.child.err();
+      EXPECT_FALSE(std::filesystem::exists(path));
+    }
+  }
+};
+
+TEST_P(CliEchoDatagram, EchoesEveryDatagramWholeToItsSender) {
+  REQUIRE_PROGRAM("python3");
+  on_every_kind({}, [](EchoServer&, const std::string& kind, const std::string& target) {
+    EXPECT_EQ(run_datagram_client(kind, target, "echo"), "0 1 300 1400 60000 burst ok\n");
+  });
+}
+
+TEST_P(CliEchoDatagram, EchoesToSockitConnect) {
+  on_every_kind({}, [](EchoServer& server, const std::string&, const std::string&) {
+    Process client({sockit_bin(), "connect", server.address, "--wait", "0.5"});
+    client.send("hello\nworld\n");
+    EXPECT_TRUE(client.wait_for_out("hello\nworld\n")) << client.err();
+    Exit exit = client.finish();
+    EXPECT_EQ(exit.code, 0) << exit << "\n" << client.err();
+    EXPECT_EQ(client.out(), "hello\nworld\n");
+  });
+}
+
+TEST_P(CliEchoDatagram, ServesManyUdpSendersOnSeveralThreads) {
+  REQUIRE_PROGRAM("python3");
+  EchoServer server("udp://127.0.0.1:0", flags({"--threads", "2"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_EQ(run_datagram_client("udp4", port_of(server.address), "many"), "ok\n");
+  Exit stopped = server.stop();
+  EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
+  // 24 senders x 10 datagrams of 3 ("0:0") to 4 ("23:9") bytes.
+  const std::string& err = server.child.err();
+  EXPECT_NE(err.find("sockit: echo stopped by SIGINT: 240 datagrams, 860 bytes in, 860 bytes out\n"),
+            std::string::npos)
+      << err;
+  // SO_REUSEPORT spread the 24 senders over both threads (all on one: odds of 2 in 2^24).
+  const std::string prefix = "sockit:   backend " + GetParam() + ", 2 threads (";
+  const auto at = err.find(prefix);
+  ASSERT_NE(at, std::string::npos) << err;
+  unsigned first = 0;
+  unsigned second = 0;
+  ASSERT_EQ(std::sscanf(err.c_str() + at + prefix.size(), "%u + %u datagrams)\n", &first, &second), 2) << err;
+  EXPECT_EQ(first + second, 240u) << err;
+  EXPECT_GT(first, 0u) << err;
+  EXPECT_GT(second, 0u) << err;
+}
+
+TEST_P(CliEchoDatagram, CountsADatagramOverMaxFrameAsTruncatedAndGoesOn) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("big.sock");
+  {
+    // Default --max-frame (64 KiB): the 70,000-byte datagram is counted, not echoed.
+    EchoServer server("unix-dgram:" + path, flags());
+    ASSERT_FALSE(server.address.empty()) << server.child.err();
+    EXPECT_EQ(run_datagram_client("unix", path, "oversize"), "after\n");
+    ASSERT_EQ(server.stop().code, 0) << server.child.err();
+    EXPECT_NE(
+        server.child.err().find("sockit: echo stopped by SIGINT: 1 datagram, 5 bytes in, 5 bytes out\n"),
+        std::string::npos)
+        << server.child.err();
+    EXPECT_NE(
+        server.child.err().find("datagrams: 1 in, 1 out, 1 truncated (over --max-frame 65536), 0 dropped"),
+        std::string::npos)
+        << server.child.err();
+  }
+  {
+    // A larger --max-frame echoes it whole.
+    EchoServer server("unix-dgram:" + path, flags({"--max-frame", "80000"}));
+    ASSERT_FALSE(server.address.empty()) << server.child.err();
+    EXPECT_EQ(run_datagram_client("unix", path, "oversize"), "big after\n");
+    ASSERT_EQ(server.stop().code, 0) << server.child.err();
+    EXPECT_NE(server.child.err().find("0 truncated (over --max-frame 80000)"), std::string::npos)
+        << server.child.err();
+  }
+  {
+    // And a smaller one truncates UDP datagrams too (2,000 bytes here).
+    EchoServer server("udp://127.0.0.1:0", flags({"--max-frame", "1000"}));
+    ASSERT_FALSE(server.address.empty()) << server.child.err();
+    EXPECT_EQ(run_datagram_client("udp4", port_of(server.address), "oversize"), "after\n");
+    ASSERT_EQ(server.stop().code, 0) << server.child.err();
+    EXPECT_NE(server.child.err().find("1 truncated (over --max-frame 1000)"), std::string::npos)
+        << server.child.err();
+  }
+}
+
+TEST_P(CliEchoDatagram, CountsRepliesToSendersThatAreGoneAndGoesOn) {
+  REQUIRE_PROGRAM("python3");
+  on_every_kind({}, [](EchoServer& server, const std::string& kind, const std::string& target) {
+    // Stopped, the server reads nothing until the senders are gone; then each
+    // reply fails (or, for UDP, goes to a closed port) and the echo goes on.
+    server.child.signal(SIGSTOP);
+    const std::string sent = run_datagram_client(kind, target, "gone");
+    server.child.signal(SIGCONT);
+    EXPECT_EQ(sent, "sent\n");
+    EXPECT_EQ(run_datagram_client(kind, target, "echo"), "0 1 300 1400 60000 burst ok\n");
+    server.child.signal(SIGINT);
+    Exit stopped = server.child.finish();
+    EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
+    // Unix: 3 to a removed path, 3 to a closed name, 1 from an unbound socket.
+    const std::string dropped = kind.starts_with("udp") ? "0 dropped\n" : "7 dropped\n";
+    EXPECT_NE(server.child.err().find(", 0 truncated (over --max-frame 65536), " + dropped),
+              std::string::npos)
+        << server.child.err();
+  });
+}
+
+TEST_P(CliEchoDatagram, DoesNotLetAUnixClientThatDoesNotReadHoldUpTheOthers) {
+  REQUIRE_PROGRAM("python3");
+  TempDir dir;
+  const std::string path = dir.file("stall.sock");
+  EchoServer server("unix-dgram:" + path, flags());
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_EQ(run_datagram_client("unix", path, "stall"), "not held up\n");
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+  // 51 in; the stuck client's queue took a few (net.unix.max_dgram_qlen), the rest dropped.
+  const std::string& err = server.child.err();
+  EXPECT_NE(err.find("sockit: echo stopped by SIGINT: 51 datagrams, "), std::string::npos) << err;
+  EXPECT_EQ(err.find(", 0 dropped\n"), std::string::npos) << err;
+}
+
+TEST_P(CliEchoDatagram, PrintsAStatsLineEveryInterval) {
+  EchoServer server("udp://127.0.0.1:0", flags({"--stats-interval", "0.1"}));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  Process client({sockit_bin(), "connect", server.address, "--wait", "0.5"});
+  client.send("counted\n");
+  EXPECT_TRUE(client.wait_for_out("counted\n")) << client.err();
+  EXPECT_EQ(client.finish().code, 0) << client.err();
+  EXPECT_TRUE(
+      server.child.wait_for_err("sockit: stats: 1 datagram in, 1 datagram out, 8 bytes in, 8 bytes out, "
+                                "0 truncated, 0 dropped\n"))
+      << server.child.err();
+  EXPECT_TRUE(server.child.wait_for_err_times("sockit: stats: ", 3)) << server.child.err();
+  ASSERT_EQ(server.stop().code, 0) << server.child.err();
+}
+
+TEST_P(CliEchoDatagram, PrintsTheFinalSummaryOnSigintAndRemovesItsSocketFile) {
+  TempDir dir;
+  const std::string path = dir.file("final.sock");
+  EchoServer server("unix-dgram:" + path, flags());
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  EXPECT_TRUE(std::filesystem::exists(path));
+  Process client({sockit_bin(), "connect", server.address, "--wait", "0.5"});
+  client.send("six b\n");
+  EXPECT_TRUE(client.wait_for_out("six b\n")) << client.err();
+  client.send("six c\n");
+  EXPECT_TRUE(client.wait_for_out("six c\n")) << client.err();
+  EXPECT_EQ(client.finish().code, 0) << client.err();
+
+  Exit exit = server.stop();
+  EXPECT_EQ(exit.code, 0) << exit;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_NE(server.child.err().find("sockit: echo stopped by SIGINT: 2 datagrams, 12 bytes in, 12 bytes out\n"
+                                    "sockit:   backend " +
+                                    GetParam() +
+                                    ", 1 thread\n"
+                                    "sockit:   datagrams: 2 in, 2 out, 0 truncated (over --max-frame 65536), "
+                                    "0 dropped\n"),
+            std::string::npos)
+      << server.child.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CliEchoDatagram, ::testing::ValuesIn(backends_under_test()),
                          backend_param_name);
 
 // --- options that make no sense together: usage errors (exit 2), one line ---------
@@ -347,21 +712,52 @@ Outcome run_echo(std::vector<std::string> args) {
   return {exit, child.err()};
 }
 
-TEST(CliEchoOptions, RefusesStreamOnlyOptionsForDatagramAndSeqpacketAddresses) {
+TEST(CliEchoOptions, RefusesConnectionOptionsAndFramingForDatagramAddresses) {
   TempDir dir;
-  const std::vector<std::vector<std::string>> stream_only = {
-      {"--threads", "2"},      {"--framing", "line"},  {"--max-conns-per-peer", "1"},
-      {"--idle-timeout", "1"}, {"--backend", "epoll"}, {"--stats-interval", "1"}};
-  for (const std::string& address : {std::string("udp://127.0.0.1:0"), "unix-dgram:" + dir.file("d.sock"),
-                                     "unix-seqpacket:" + dir.file("s.sock")}) {
-    for (const auto& option : stream_only) {
+  const std::vector<std::vector<std::string>> connection_only = {
+      {"--max-conns", "5"}, {"--max-conns-per-peer", "1"}, {"--idle-timeout", "1"}};
+  for (const std::string& address : {std::string("udp://127.0.0.1:0"), "unix-dgram:" + dir.file("d.sock")}) {
+    for (const auto& option : connection_only) {
       Outcome run = run_echo({address, option[0], option[1]});
       EXPECT_EQ(run.exit.code, 2) << address << " " << option[0] << ": " << run.exit;
       EXPECT_EQ(run.err, "sockit: echo " + address + ": " + option[0] +
-                             " applies to stream addresses (tcp://, unix:) only\n");
+                             " applies to connections (tcp://, unix:, unix-seqpacket:), not to datagrams\n");
     }
+    Outcome framing = run_echo({address, "--framing", "raw"});
+    EXPECT_EQ(framing.exit.code, 2) << address << " --framing: " << framing.exit;
+    EXPECT_EQ(framing.err, "sockit: echo " + address +
+                               ": --framing does not apply to datagrams (each datagram is one message)\n");
+    Outcome huge = run_echo({address, "--max-frame", "16777217"});
+    EXPECT_EQ(huge.exit.code, 2) << address << " --max-frame: " << huge.exit;
+    EXPECT_EQ(huge.err,
+              "sockit: echo " + address + ": --max-frame for datagrams is at most 16777216 (16 MiB)\n");
   }
   EXPECT_FALSE(std::filesystem::exists(dir.file("d.sock")));  // refused before binding
+}
+
+TEST(CliEchoOptions, RefusesSeveralThreadsForAUnixDatagramSocket) {
+  TempDir dir;
+  for (const std::string& address :
+       {"unix-dgram:" + dir.file("t.sock"), "unix-dgram:@" + unique_abstract_name()}) {
+    Outcome run = run_echo({address, "--threads", "2"});
+    EXPECT_EQ(run.exit.code, 2) << address << ": " << run.exit;
+    EXPECT_EQ(run.err, "sockit: echo " + address +
+                           ": --threads needs udp:// (one SO_REUSEPORT socket per thread); a unix-dgram: "
+                           "address is one socket, served by one thread\n");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("t.sock")));  // refused before binding
+}
+
+TEST(CliEchoOptions, RefusesFramingForSeqpacketWhoseRecordsAreTheFraming) {
+  TempDir dir;
+  const std::string address = "unix-seqpacket:" + dir.file("s.sock");
+  for (const char* framing : {"raw", "length", "line"}) {
+    Outcome run = run_echo({address, "--framing", framing});
+    EXPECT_EQ(run.exit.code, 2) << framing << ": " << run.exit;
+    EXPECT_EQ(run.err, "sockit: echo " + address +
+                           ": --framing does not apply to unix-seqpacket: (each record is one message)\n");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("s.sock")));  // refused before binding
 }
 
 TEST(CliEchoOptions, RefusesMaxFrameWithRawFraming) {

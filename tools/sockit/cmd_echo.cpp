@@ -1,7 +1,7 @@
 // `sockit echo ADDR`: an echo server for every transport, for trying clients out
-// and for tests. Streams run on net::Server (echo_stream.cpp); seqpacket and
-// datagrams on the poll engines of echo_connections.cpp / echo_datagram.cpp
-// (echo_server.hpp says why seqpacket is not on the Server yet).
+// and for tests. Streams and unix-seqpacket run on net::Server (echo_stream.cpp;
+// seqpacket connections keep records whole in the Connection's record mode);
+// datagrams on net::DatagramEndpoint worker loops (echo_datagram.cpp).
 #include <fmt/core.h>
 #include <signal.h>
 
@@ -13,6 +13,7 @@
 
 #include "address_arg.hpp"
 #include "commands.hpp"
+#include "echo_datagram.hpp"
 #include "echo_server.hpp"
 #include "echo_stream.hpp"
 #include "errors.hpp"
@@ -36,10 +37,11 @@ struct EchoArgs {
   double idle_timeout_s = 0;
   std::size_t max_frame = 0;
   double stats_interval_s = 0;
-  // Options that only the stream engine implements: refused for other addresses
-  // rather than silently ignored.
-  std::vector<CLI::Option*> stream_only;
+  // Options about connections: refused for datagram addresses rather than
+  // silently ignored.
+  std::vector<CLI::Option*> connection_only;
   CLI::Option* max_frame_option = nullptr;
+  CLI::Option* framing_option = nullptr;  // seqpacket: records are the framing
 };
 
 std::string_view signal_name(int signal) {
@@ -80,17 +82,43 @@ int usage_error(const EchoArgs& args, std::string_view why) {
   return kExitUsage;
 }
 
-// Flag combinations CLI11 cannot check by itself; kExitOk if they make sense.
-int check_combinations(const EchoArgs& args, const Address& address) {
-  if (!address.is_stream()) {
-    for (const CLI::Option* option : args.stream_only) {
-      if (option->count() > 0) {
-        return usage_error(
-            args, fmt::format("{} applies to stream addresses (tcp://, unix:) only", option->get_name()));
-      }
+// Datagrams run on event loops too and take the loop options (--backend, --threads,
+// --stats-interval); --max-frame is the largest datagram echoed. Connections,
+// their limits and framings mean nothing to them.
+int check_datagram_combinations(const EchoArgs& args, const Address& address) {
+  if (args.framing_option->count() > 0) {
+    return usage_error(args, "--framing does not apply to datagrams (each datagram is one message)");
+  }
+  for (const CLI::Option* option : args.connection_only) {
+    if (option->count() > 0) {
+      return usage_error(args, fmt::format("{} applies to connections (tcp://, unix:, unix-seqpacket:), "
+                                           "not to datagrams",
+                                           option->get_name()));
     }
   }
-  if (args.max_frame_option->count() > 0 && args.framing == "raw") {
+  if (args.threads > 1 && address.transport() == Transport::unix_dgram) {
+    return usage_error(args,
+                       "--threads needs udp:// (one SO_REUSEPORT socket per thread); a unix-dgram: "
+                       "address is one socket, served by one thread");
+  }
+  if (args.max_frame > kMaxDatagramCeiling) {
+    return usage_error(args,
+                       fmt::format("--max-frame for datagrams is at most {} (16 MiB)", kMaxDatagramCeiling));
+  }
+  return kExitOk;
+}
+
+// Flag combinations CLI11 cannot check by itself; kExitOk if they make sense.
+int check_combinations(const EchoArgs& args, const Address& address) {
+  // Seqpacket runs on the same Server as streams and takes their options, but each
+  // record is one message: a framing would have nothing to do, and --max-frame
+  // bounds a record.
+  const bool seqpacket = address.transport() == Transport::unix_seqpacket;
+  if (seqpacket && args.framing_option->count() > 0) {
+    return usage_error(args, "--framing does not apply to unix-seqpacket: (each record is one message)");
+  }
+  if (address.is_datagram()) return check_datagram_combinations(args, address);
+  if (args.max_frame_option->count() > 0 && args.framing == "raw" && !seqpacket) {
     return usage_error(args, "--max-frame needs --framing length or line (raw has no frames)");
   }
   return kExitOk;
@@ -137,32 +165,29 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
   return kExitOk;
 }
 
-int run_record_echo(const EchoArgs& args, const Address& address, int signal_fd) {
-  EchoStats stats;
-  Result<int> stopped_by = 0;
-  if (address.is_datagram()) {
-    auto socket = DatagramSocket::bind(address);
-    if (!socket) {
-      print_error("echo", args.address, socket.error());
-      return kExitFailure;
-    }
-    if (auto local = socket->local_address(); local) announce_listening(*local);
-    stopped_by = serve_echo_datagrams(*socket, signal_fd, stats);
-  } else {
-    auto listener = listen(address);
-    if (!listener) {
-      print_error("echo", args.address, listener.error());
-      return kExitFailure;
-    }
-    if (auto local = listener->local_address(); local) announce_listening(*local);
-    stopped_by = serve_echo_connections(*listener, signal_fd, {args.max_connections}, stats);
-  }  // the socket is gone here, and with it the Unix socket file
-
-  if (!stopped_by) {
-    print_error("echo", args.address, "poll", stopped_by.error());
+int run_datagram_echo(const EchoArgs& args, const Address& address, int signal_fd) {
+  const DatagramEchoOptions options{
+      .backend = args.backend,
+      .threads = args.threads,
+      .max_datagram_size = args.max_frame > 0 ? args.max_frame : kDefaultMaxDatagram};
+  auto echo = DatagramEcho::start(address, options);
+  if (!echo) {
+    print_error("echo", args.address, echo.error());
     return kExitFailure;
   }
-  print_summary(*stopped_by, stats, address.is_datagram());
+  announce_listening((*echo)->local_address());
+  auto stopped_by = (*echo)->wait_for_stop(signal_fd, to_ms(args.stats_interval_s));
+  const DatagramEchoStats stats = (*echo)->stop();  // the sockets are closed, a Unix socket file removed
+
+  if (!stopped_by) {
+    print_error("echo", args.address, (*echo)->failed_in(), stopped_by.error());
+    return kExitFailure;
+  }
+  print_summary(
+      *stopped_by,
+      EchoStats{.datagrams = stats.datagrams_in, .bytes_in = stats.bytes_in, .bytes_out = stats.bytes_out},
+      /*datagram=*/true);
+  print_datagram_details(stats, (*echo)->backend(), options.threads, options.max_datagram_size);
   return kExitOk;
 }
 
@@ -177,8 +202,9 @@ int run_echo(const EchoArgs& args) {
     print_error("echo", args.address, "signalfd", signals.error());
     return kExitFailure;
   }
-  if (address->is_stream()) return run_stream_echo(args, *address, signals->get());
-  return run_record_echo(args, *address, signals->get());
+  // Streams and seqpacket: connections, on net::Server.
+  if (!address->is_datagram()) return run_stream_echo(args, *address, signals->get());
+  return run_datagram_echo(args, *address, signals->get());
 }
 
 }  // namespace
@@ -187,48 +213,61 @@ Command add_echo_command(CLI::App& parent) {
   auto args = std::make_shared<EchoArgs>();
   CLI::App* app = parent.add_subcommand("echo", "Run an echo server on ADDR (any transport)");
   app->add_option("ADDR", args->address, "Address to serve on")->required();
-  app->add_option("--max-conns", args->max_connections,
-                  "Connections served at once; more are accepted and closed at once (default 1024)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
-  args->stream_only = {
-      app->add_option("--backend", args->backend, "Event loop: select, poll, epoll, epoll-et, io_uring, auto")
-          ->check(CLI::IsMember({"auto", "select", "poll", "epoll", "epoll-et", "io_uring"})),
-      app->add_option("--threads", args->threads, "Worker threads, each with its own event loop (default 1)")
-          ->check(CLI::Range(1u, 256u)),
+  args->connection_only.push_back(
+      app->add_option("--max-conns", args->max_connections,
+                      "Connections served at once; more are accepted and closed at once (default 1024)")
+          ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20)));
+  app->add_option("--backend", args->backend, "Event loop: select, poll, epoll, epoll-et, io_uring, auto")
+      ->check(CLI::IsMember({"auto", "select", "poll", "epoll", "epoll-et", "io_uring"}));
+  app->add_option("--threads", args->threads,
+                  "Worker threads, each with its own event loop (default 1; udp://: one\n"
+                  "SO_REUSEPORT socket each; unix-dgram: one thread only)")
+      ->check(CLI::Range(1u, 256u));
+  args->framing_option =
       app->add_option("--framing", args->framing,
                       "raw (bytes as they come), length (4-byte big-endian prefix), line (up to '\\n')")
-          ->check(CLI::IsMember({"raw", "length", "line"})),
+          ->check(CLI::IsMember({"raw", "length", "line"}));
+  args->connection_only.push_back(
       app->add_option("--max-conns-per-peer", args->max_connections_per_peer,
-                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)"),
+                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)"));
+  args->connection_only.push_back(
       app->add_option("--idle-timeout", args->idle_timeout_s,
                       "Reset a connection that moves no byte for SECONDS (fractions allowed; 0 = never)")
-          ->check(CLI::Range(0.0, 86400.0 * 365)),
-      app->add_option("--stats-interval", args->stats_interval_s,
-                      "Print a line of stats on stderr every SECONDS (0 = off, default)")
-          ->check(CLI::Range(0.0, 86400.0)),
-  };
+          ->check(CLI::Range(0.0, 86400.0 * 365)));
+  app->add_option("--stats-interval", args->stats_interval_s,
+                  "Print a line of stats on stderr every SECONDS (0 = off, default)")
+      ->check(CLI::Range(0.0, 86400.0));
   args->max_frame_option =
       app->add_option("--max-frame", args->max_frame,
-                      "Largest frame (length/line), in bytes; a larger one closes that connection\n"
-                      "(default 16 MiB for length, 64 KiB for line)")
+                      "Largest frame (length/line) or record (unix-seqpacket:), in bytes; a larger\n"
+                      "one closes that connection (default 16 MiB for length and records, 64 KiB for line).\n"
+                      "udp://, unix-dgram: the largest datagram echoed (default 64 KiB, at most 16 MiB);\n"
+                      "a larger one is counted as truncated and not echoed")
           ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}));
-  args->stream_only.push_back(args->max_frame_option);
   add_verbose_flag(*app);
   app->footer(
       std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
                   "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
                   "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: open\n"
                   "connections get 2 s to take their echo, then it prints a summary on stderr\n"
-                  "(streams: one line, then the backend, refusals, closes and messages), removes\n"
+                  "(streams, seqpacket: one line, then the backend, refusals, closes, messages), removes\n"
                   "its Unix socket file and exits 0.\n"
                   "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
                   "\n"
                   "Streams (tcp://, unix:, abstract) run on sockit's event loop and take every\n"
                   "option above. With --framing length or line each frame is echoed framed the\n"
                   "same way; an unfinished line at the client's end of stream is not echoed.\n"
-                  "unix-seqpacket:, udp:// and unix-dgram: keep their own single-threaded engine\n"
-                  "and take only --max-conns (seqpacket) and -v; the stream-only options are\n"
-                  "refused for them (exit 2).\n"
+                  "unix-seqpacket: runs on the same event loop and takes the same options except\n"
+                  "--framing (exit 2): each record comes back as one record, whole, and --max-frame\n"
+                  "bounds a record (the sender's socket buffer, ~208 KiB by default, is the real limit).\n"
+                  "udp:// and unix-dgram: (path or abstract) run on the same event loops: each\n"
+                  "datagram goes back to its sender, whole. They take --backend, --threads (udp://\n"
+                  "only: one SO_REUSEPORT socket per thread, the kernel spreads senders across\n"
+                  "them), --stats-interval and --max-frame (the largest datagram echoed, 64 KiB by\n"
+                  "default; a larger one is counted as truncated, not echoed); the connection\n"
+                  "options and --framing are refused (exit 2). A reply that cannot go at once (its\n"
+                  "sender is gone or does not read) is dropped and counted; the echo goes on.\n"
+                  "Their summary line counts datagrams, then the backend, truncated and dropped.\n"
                   "\n"
                   "Examples:\n"
                   "  sockit echo unix:/tmp/echo.sock\n"
@@ -236,7 +275,9 @@ Command add_echo_command(CLI::App& parent) {
                   "  sockit echo tcp://:7000 --backend epoll --threads 2 --stats-interval 5\n"
                   "  sockit echo unix:/tmp/lines.sock --framing line --max-frame 4096 --idle-timeout 30\n"
                   "  sockit echo udp://[::1]:9000\n"
-                  "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10\n"
+                  "  sockit echo udp://127.0.0.1:9000 --backend epoll --threads 2 --stats-interval 5\n"
+                  "  sockit echo unix-dgram:/tmp/dgram.sock --max-frame 200000\n"
+                  "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10 --backend io_uring\n"
                   "\n") +
       kAddressHelp);
   return {app, [args] { return run_echo(*args); }};

@@ -1,5 +1,5 @@
-// The stream half of `sockit echo`: net::Server plus an echoing handler, and the
-// main thread's wait for the stop signal.
+// The connection half of `sockit echo` (streams and seqpacket): net::Server plus
+// an echoing handler, and the main thread's wait for the stop signal.
 #include "echo_stream.hpp"
 
 #include <fmt/core.h>

@@ -1,10 +1,13 @@
-// The stream half of `sockit echo` (TCP, Unix stream, abstract): the library's
-// net::Server with a handler that sends every message back.
+// The connection half of `sockit echo` (TCP, Unix stream, abstract, and
+// unix-seqpacket): the library's net::Server with a handler that sends every
+// message back.
 //
 // With raw framing a "message" is whatever one receive returned, so the bytes come
 // back exactly as sent (not necessarily in the same pieces, which a stream does not
 // promise anyway); with length or line framing each frame is decoded, checked
-// against max_frame and framed again on the way out.
+// against max_frame and framed again on the way out. On unix-seqpacket the
+// Connection runs in record mode: each record is a message and goes back as one
+// record, whole (max_frame bounds it).
 //
 // Threads: the Server runs its own worker threads; these functions are called from
 // the main thread, which only waits for SIGINT/SIGTERM on the signalfd (and prints

@@ -16,7 +16,13 @@
 // of send_to calls becomes a few syscalls). When the kernel says EAGAIN the queue
 // waits for writability; beyond max_queued_datagrams or max_queued_bytes send_to
 // refuses with errc::limit_reached (and counts the datagram as dropped): datagram
-// senders must shed load, not buffer it without end. A datagram the kernel refuses
+// senders must shed load, not buffer it without end. The queue is one line: while
+// its first datagram waits, so do the rest. An unconnected Unix datagram socket gets
+// EAGAIN when the *receiver's* queue is full (net.unix.max_dgram_qlen, 10 by
+// default), so a server answering many Unix peers would let one that does not read
+// hold up the replies to every other; drop_when_blocked trades that wait for a loss:
+// on EAGAIN the first datagram is dropped (counted, reported to on_error) and the
+// rest go on. A datagram the kernel refuses
 // (EMSGSIZE, a Unix peer that is gone, ECONNREFUSED on a connected UDP socket) is
 // dropped, counted and reported to on_error; the endpoint stays open.
 //
@@ -55,6 +61,9 @@ struct DatagramEndpointOptions {
   unsigned max_batches_per_wakeup = 8;        // recvmmsg calls before yielding to other descriptors
   std::size_t max_queued_datagrams = 4096;    // send_to refuses beyond these
   std::size_t max_queued_bytes = 4u << 20;
+  // On EAGAIN drop the datagram instead of waiting (see above): for servers whose
+  // peers must not be able to stall one another.
+  bool drop_when_blocked = false;
 };
 
 struct DatagramEndpointStats {
