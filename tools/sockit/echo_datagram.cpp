@@ -4,14 +4,12 @@
 #include "echo_datagram.hpp"
 
 #include <fmt/format.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <future>
 #include <thread>
@@ -185,37 +183,18 @@ void DatagramEcho::report_failure(std::error_code ec) {
 DatagramEcho::~DatagramEcho() { stop(); }
 
 Result<int> DatagramEcho::wait_for_stop(int signal_fd, std::chrono::milliseconds stats_interval) {
-  using Clock = std::chrono::steady_clock;
-  const bool periodic = stats_interval.count() > 0;
-  // As in the stream echo: ticks from a fixed start, a missed one skipped, not replayed.
-  auto next_tick = Clock::now() + stats_interval;
-  for (;;) {
-    int timeout_ms = -1;
-    if (periodic) {
-      const auto now = Clock::now();
-      if (now >= next_tick) {
-        print_datagram_stats_line(collect());
-        while (next_tick <= now) next_tick += stats_interval;
-      }
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_tick - now).count();
-      timeout_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
-    }
-    pollfd fds[2] = {{signal_fd, POLLIN, 0}, {failed_.get(), POLLIN, 0}};
-    const int ready = ::poll(fds, 2, timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      failed_in_ = "poll";
-      return fail(last_errno());
-    }
-    if (fds[1].revents != 0) {
-      failed_in_ = "receive";
-      std::lock_guard lock(failure_mutex_);
-      return fail(failure_);
-    }
-    if (fds[0].revents != 0) {
-      if (const int signal = take_signal(signal_fd); signal != 0) return signal;
-    }
+  auto stopped = wait_for_stop_signal(
+      signal_fd, stats_interval, [&] { print_datagram_stats_line(collect()); }, failed_.get());
+  if (!stopped) {
+    failed_in_ = "poll";
+    return fail(stopped.error());
   }
+  if (stopped->extra_ready) {
+    failed_in_ = "receive";
+    std::lock_guard lock(failure_mutex_);
+    return fail(failure_);
+  }
+  return stopped->signal;
 }
 
 DatagramEchoStats DatagramEcho::collect() {

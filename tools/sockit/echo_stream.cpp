@@ -3,11 +3,8 @@
 #include "echo_stream.hpp"
 
 #include <fmt/core.h>
-#include <poll.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdio>
 
 #include "errors.hpp"
@@ -53,32 +50,9 @@ Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address, n
 
 Result<int> wait_for_stop(const net::Server& server, int signal_fd,
                           std::chrono::milliseconds stats_interval) {
-  using Clock = std::chrono::steady_clock;
-  const bool periodic = stats_interval.count() > 0;
-  // Ticks are scheduled from a fixed start, so a slow stderr or EINTR cannot make
-  // the lines drift; a tick missed entirely (suspended process) is skipped, not replayed.
-  auto next_tick = Clock::now() + stats_interval;
-  for (;;) {
-    int timeout_ms = -1;
-    if (periodic) {
-      const auto now = Clock::now();
-      if (now >= next_tick) {
-        print_stats_line(server.stats());
-        while (next_tick <= now) next_tick += stats_interval;
-      }
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_tick - now).count();
-      timeout_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
-    }
-    pollfd signal_poll{signal_fd, POLLIN, 0};
-    const int ready = ::poll(&signal_poll, 1, timeout_ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return fail(std::error_code(errno, std::system_category()));
-    }
-    if (ready > 0) {
-      if (const int signal = take_signal(signal_fd); signal != 0) return signal;
-    }
-  }
+  auto stopped = wait_for_stop_signal(signal_fd, stats_interval, [&] { print_stats_line(server.stats()); });
+  if (!stopped) return fail(stopped.error());
+  return stopped->signal;
 }
 
 void print_stats_line(const net::ServerStats& s) {

@@ -1,10 +1,13 @@
 #include "signals.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace sockit::cli {
 
@@ -27,6 +30,35 @@ int take_signal(int signal_fd) {
     if (n == static_cast<ssize_t>(sizeof info)) return static_cast<int>(info.ssi_signo);
     if (n < 0 && errno == EINTR) continue;
     return 0;
+  }
+}
+
+Result<StopWait> wait_for_stop_signal(int signal_fd, std::chrono::milliseconds interval,
+                                      const std::function<void()>& on_tick, int extra_fd) {
+  using Clock = std::chrono::steady_clock;
+  const bool periodic = interval.count() > 0;
+  auto next_tick = Clock::now() + interval;
+  for (;;) {
+    int timeout_ms = -1;
+    if (periodic) {
+      const auto now = Clock::now();
+      if (now >= next_tick) {
+        on_tick();
+        while (next_tick <= now) next_tick += interval;
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_tick - now).count();
+      timeout_ms = static_cast<int>(std::min<long long>(left, INT_MAX));
+    }
+    pollfd fds[2] = {{signal_fd, POLLIN, 0}, {extra_fd, POLLIN, 0}};  // poll ignores fd -1
+    const int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return fail(std::error_code(errno, std::system_category()));
+    }
+    if (fds[1].revents != 0) return StopWait{0, true};
+    if (fds[0].revents != 0) {
+      if (const int signal = take_signal(signal_fd); signal != 0) return StopWait{signal, false};
+    }
   }
 }
 
