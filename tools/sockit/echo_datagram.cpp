@@ -101,7 +101,7 @@ struct DatagramEcho::Worker {
 };
 
 Result<std::unique_ptr<DatagramEcho>> DatagramEcho::start(const Address& address,
-                                                          DatagramEchoOptions options) {
+                                                          const DatagramEchoOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   const unsigned n = std::max(1u, options.threads);
   // One thread needs no shared port: a second echo on the same port is then refused

@@ -63,7 +63,7 @@ class DatagramEcho {
   // Binds, creates the loops and starts the workers. errc::invalid_argument for
   // threads > 1 on a unix-dgram address (the CLI refuses that first).
   [[nodiscard]] static Result<std::unique_ptr<DatagramEcho>> start(const Address& address,
-                                                                   DatagramEchoOptions options);
+                                                                   const DatagramEchoOptions& options);
   ~DatagramEcho();  // stops the workers if stop() was not called
   DatagramEcho(const DatagramEcho&) = delete;
   DatagramEcho& operator=(const DatagramEcho&) = delete;
