@@ -133,7 +133,8 @@ std::string run_python(const std::string& family, const std::string& target, con
   return client.out();
 }
 
-class CliEchoBackend : public ::testing::TestWithParam<std::string> {
+// A test run once per backend (the parameter): `--backend B` plus more flags.
+class CliEchoPerBackend : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     // The server runs in a child, but the kernel that refuses io_uring to us refuses
@@ -146,6 +147,10 @@ class CliEchoBackend : public ::testing::TestWithParam<std::string> {
     all.insert(all.end(), more.begin(), more.end());
     return all;
   }
+};
+
+class CliEchoBackend : public CliEchoPerBackend {
+ protected:
 
   // A Unix path server and a TCP one, each checked by `check(server, family, target)`
   // (target: the socket path or the port), then stopped cleanly.
@@ -496,17 +501,8 @@ std::string run_datagram_client(const std::string& kind, const std::string& targ
   return client.out();
 }
 
-class CliEchoDatagram : public ::testing::TestWithParam<std::string> {
+class CliEchoDatagram : public CliEchoPerBackend {
  protected:
-  void SetUp() override {
-    if (GetParam() == "io_uring") (void)make_loop_or_skip({.backend = GetParam()});
-  }
-
-  std::vector<std::string> flags(std::vector<std::string> more = {}) const {
-    std::vector<std::string> all = {"--backend", GetParam()};
-    all.insert(all.end(), more.begin(), more.end());
-    return all;
-  }
 
   // A server of each kind (udp4, udp6, unix path, abstract), each checked by
   // `check(server, kind, target)` (target: port, path or name), then stopped with
