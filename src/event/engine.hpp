@@ -39,6 +39,7 @@ struct Slot {
   bool receive_paused = false;
   SendFn send_fn;
   std::vector<iovec> send_iov;  // the pending send's buffers (caller keeps the bytes alive)
+  std::shared_ptr<const void> send_owner;  // set: the bytes are lent (zero copy allowed)
   ConnectFn connect_fn;
   Endpoint connect_to;
   // IoHandle::wait_readable / wait_writable: the receive (send) reports readiness

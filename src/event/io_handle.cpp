@@ -62,10 +62,11 @@ void IoHandle::receive(ReceiveFn fn) {
 }
 void IoHandle::pause_receive() { checked_core("pause_receive")->set_receive_paused({slot_, generation_}, true); }
 void IoHandle::resume_receive() { checked_core("resume_receive")->set_receive_paused({slot_, generation_}, false); }
-void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn fn) {
+void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn fn,
+                    std::shared_ptr<const void> owner) {
   LoopCore* core = checked_core("send");
   set_readiness_mode(core, {slot_, generation_}, &Slot::send_readiness, false);
-  core->start_send({slot_, generation_}, buffers, std::move(fn));
+  core->start_send({slot_, generation_}, buffers, std::move(fn), std::move(owner));
 }
 void IoHandle::connect(const Endpoint& endpoint, ConnectFn fn) {
   checked_core("connect")->start_connect({slot_, generation_}, endpoint, std::move(fn));

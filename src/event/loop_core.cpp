@@ -257,7 +257,8 @@ void LoopCore::set_receive_paused(SlotRef ref, bool paused) {
   }
 }
 
-void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn) {
+void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn,
+                          std::shared_ptr<const void> owner) {
   assert_loop_thread();
   Slot* s = slot(ref);
   if (s == nullptr) return;
@@ -267,6 +268,7 @@ void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte
     if (!b.empty()) s->send_iov.push_back({const_cast<std::byte*>(b.data()), b.size()});  // only read
   }
   s->send_fn = std::move(fn);
+  s->send_owner = std::move(owner);
   engine_->update(ref, *s);
 }
 
@@ -316,6 +318,7 @@ bool LoopCore::complete_send(SlotRef ref, Result<std::size_t> result) {
   if (s == nullptr || !s->send_fn) return s != nullptr;
   SendFn fn = std::move(s->send_fn);
   s->send_iov.clear();
+  s->send_owner.reset();
   engine_->update(ref, *s);
   fn(std::move(result));
   return slot(ref) != nullptr;

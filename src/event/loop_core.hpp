@@ -57,7 +57,8 @@ class LoopCore {
   void start_accept(SlotRef ref, AcceptFn fn);
   void start_receive(SlotRef ref, ReceiveFn fn);
   void set_receive_paused(SlotRef ref, bool paused);
-  void start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn);
+  void start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn,
+                  std::shared_ptr<const void> owner = nullptr);
   void start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn);
 
   // --- used by engines -----------------------------------------------------------------
@@ -69,6 +70,7 @@ class LoopCore {
   bool complete_send(SlotRef ref, Result<std::size_t> result);
   bool complete_connect(SlotRef ref, Status result);
   void count_wait() { ++stats_.syscalls_wait; }
+  LoopStats& engine_counters() { return stats_; }  // the zero-copy counters (io_uring)
 
   // Debug-build check for loop-thread-only methods.
   void assert_loop_thread() const;

@@ -213,7 +213,45 @@ void UringEngine::flush_stash(SlotRef ref) {
   reconcile(ref);
 }
 
+// A zero-copy send's completions: the send's result (with F_MORE), then the
+// notification that the kernel has released the pages. Returns the result once the
+// notification is in, nullopt before; counts the send and acts on the usage report.
+std::optional<int> UringEngine::zero_copy_result(SlotState& st, OpMemory& m, const io_uring_cqe& cqe) {
+  if (has_more(cqe)) {
+    m.zc_result = cqe.res;  // the pages are still the kernel's: report nothing yet
+    m.zc_result_seen = true;
+    return std::nullopt;
+  }
+  const bool notification = (cqe.flags & IORING_CQE_F_NOTIF) != 0;
+  const int result = notification && m.zc_result_seen ? m.zc_result : cqe.res;
+  m.zc_in_flight = false;
+  m.owner.reset();
+  LoopStats& counters = core_.engine_counters();
+  if (result == -EOPNOTSUPP) {
+    ++counters.zc_refused;  // e.g. a Unix socket: this slot sends plainly from now on
+    st.zc_off = true;
+    return result;
+  }
+  ++counters.zc_sends;
+  if (notification && (static_cast<std::uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) != 0 && result > 0) {
+    ++counters.zc_copied;
+    if (zc_adaptive_) st.zc_off = true;  // zero copy costs here and saves nothing
+  }
+  return result;
+}
+
 void UringEngine::on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll) {
+  int res = cqe.res;
+  if (!poll && st.memory && st.memory->zc_in_flight) {
+    const std::optional<int> result = zero_copy_result(st, *st.memory, cqe);
+    if (!result) return;  // the request stays armed until its notification
+    res = *result;
+    if (res == -EOPNOTSUPP) {
+      st.op(UringOp::kSend) = {};
+      reconcile(ref);  // the same send again, plainly (zc_off is set)
+      return;
+    }
+  }
   st.op(UringOp::kSend) = {};
   if (Slot* slot = core_.slot(ref); poll && cqe.res >= 0 && slot != nullptr && slot->send_readiness) {
     if (core_.complete_send(ref, std::size_t{0})) reconcile(ref);  // wait_writable()
@@ -223,12 +261,12 @@ void UringEngine::on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, b
     reconcile(ref);  // writable: send again
     return;
   }
-  if (cqe.res == -EAGAIN) {
+  if (res == -EAGAIN) {
     if (Slot* slot = core_.slot(ref)) arm_poll(ref, slot->fd, st, UringOp::kSend, POLLOUT);
     return;
   }
-  Result<std::size_t> result = cqe.res >= 0 ? Result<std::size_t>(static_cast<std::size_t>(cqe.res))
-                                            : Result<std::size_t>(fail(error_of(cqe)));
+  Result<std::size_t> result = res >= 0 ? Result<std::size_t>(static_cast<std::size_t>(res))
+                                        : Result<std::size_t>(fail(sys::error_from_errno(-res)));
   if (core_.complete_send(ref, std::move(result))) reconcile(ref);
 }
 

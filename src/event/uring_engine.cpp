@@ -39,7 +39,9 @@ Result<std::unique_ptr<Engine>> UringEngine::create(LoopCore& core, const LoopOp
 UringEngine::UringEngine(LoopCore& core, const LoopOptions& options, UringFeatures features)
     : core_(core),
       features_(std::move(features)),
-      own_buffer_size_(std::clamp<std::size_t>(options.receive_buffer_size, 1, kOwnSocketBufferMax)) {}
+      own_buffer_size_(std::clamp<std::size_t>(options.receive_buffer_size, 1, kOwnSocketBufferMax)),
+      zc_threshold_(options.send_zc_threshold),
+      zc_adaptive_(options.send_zc_adaptive) {}
 
 Status UringEngine::init(const LoopOptions& options) {
   info_.name = "io_uring";
@@ -71,6 +73,14 @@ Status UringEngine::init(const LoopOptions& options) {
   if (features_.multishot_accept) info_.features.emplace_back(kFeatureMultishotAccept);
   if (features_.multishot_recv) info_.features.emplace_back(kFeatureMultishotRecv);
   if (features_.cqe_skip) info_.features.emplace_back("cqe-skip-success");
+  if (features_.send_zc && zc_threshold_ == 0) {
+    features_.send_zc = false;
+    features_.fallbacks.push_back(std::string(kFeatureSendZc) + ": off (send_zc_threshold 0)");
+  }
+  if (features_.send_zc) {
+    info_.features.emplace_back(kFeatureSendZc);
+    info_.zero_copy_threshold = zc_threshold_;
+  }
   info_.features.insert(info_.features.end(), setup_features.begin(), setup_features.end());
   info_.fallbacks = features_.fallbacks;
   info_.fallbacks.insert(info_.fallbacks.end(), setup_fallbacks.begin(), setup_fallbacks.end());
@@ -213,8 +223,8 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
       break;
     case UringOp::kConnect: {
       OpMemory& m = memory(st);
-      m.address = slot.connect_to;
-      io_uring_prep_connect(sqe, slot.fd, m.address.get(), m.address.length);
+      m.address = std::make_unique<Endpoint>(slot.connect_to);
+      io_uring_prep_connect(sqe, slot.fd, m.address->get(), m.address->length);
       break;
     }
     case UringOp::kNone:
@@ -257,10 +267,27 @@ void UringEngine::prep_send(io_uring_sqe* sqe, Slot& slot, SlotState& st) {
     m.message = msghdr{};
     m.message.msg_iov = m.iov.data();
     m.message.msg_iovlen = m.iov.size();
-    io_uring_prep_sendmsg(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
+    if (wants_zero_copy(slot, st)) {
+      // The bytes must outlive the request's notification, even if the handle
+      // does not: the owner travels with the request's memory.
+      m.owner = slot.send_owner;
+      m.zc_in_flight = true;
+      m.zc_result_seen = false;
+      io_uring_prep_sendmsg_zc(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
+      sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+    } else {
+      io_uring_prep_sendmsg(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
+    }
   } else {
     io_uring_prep_writev(sqe, slot.fd, m.iov.data(), static_cast<unsigned>(m.iov.size()), ~std::uint64_t{0});
   }
+}
+
+bool UringEngine::wants_zero_copy(const Slot& slot, const SlotState& st) const {
+  if (!features_.send_zc || st.zc_off || !slot.send_owner) return false;
+  std::size_t bytes = 0;
+  for (const iovec& v : slot.send_iov) bytes += v.iov_len;
+  return bytes >= zc_threshold_;
 }
 
 void UringEngine::arm_poll(SlotRef ref, int fd, SlotState& st, UringOp op, unsigned events) {

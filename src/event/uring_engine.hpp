@@ -9,6 +9,19 @@
 // kernel holds a reference to its file, so a handle's cancellations are submitted
 // at once, or the caller's close() right after would not close the socket.
 //
+// Zero-copy sends: a lent send (IoHandle::send with an owner) of at least
+// send_zc_threshold bytes on a socket becomes an IORING_OP_SENDMSG_ZC with
+// IORING_SEND_ZC_REPORT_USAGE. Its request ends with two completions: the send's
+// result (flagged IORING_CQE_F_MORE) and, once the kernel has released the pages,
+// a notification (IORING_CQE_F_NOTIF). The result is kept in the slot's OpMemory
+// and reported only with the notification, so the caller never reuses bytes the
+// kernel still reads; the owner stays in OpMemory (and the orphan table, if the
+// handle goes away) until then. The notification says whether the kernel copied
+// the bytes after all (loopback, veth, a device without scatter-gather): then,
+// with send_zc_adaptive, the slot sends plainly from then on (SlotState::zc_off).
+// A socket that refuses zero copy (EOPNOTSUPP: Unix sockets) is counted, marked
+// and the same send re-armed as a plain sendmsg.
+//
 // Features the kernel lacks fall back one by one (uring_features.hpp): single-shot
 // accept or receive, re-armed after each completion, and receives into per-slot
 // buffers when there is no buffer ring.
@@ -116,8 +129,14 @@ class UringEngine final : public Engine {
   struct OpMemory {
     msghdr message{};
     std::vector<iovec> iov;
-    Endpoint address;
-    std::vector<std::byte> buffer;  // receives without the buffer ring
+    std::unique_ptr<Endpoint> address;  // connect only: 136 bytes an accepted socket never needs
+    std::vector<std::byte> buffer;      // receives without the buffer ring
+    // A zero-copy send in flight: the caller's bytes stay alive through `owner`
+    // until the notification; `zc_result` holds the send's result until then.
+    std::shared_ptr<const void> owner;
+    std::int32_t zc_result = 0;
+    bool zc_in_flight = false;
+    bool zc_result_seen = false;
   };
   struct Stashed {
     std::vector<std::byte> bytes;
@@ -140,6 +159,7 @@ class UringEngine final : public Engine {
   struct SlotState {
     std::uint32_t generation = 0;
     bool live = false;
+    bool zc_off = false;  // the socket refused zero copy, or the kernel copied anyway
     std::array<OpState, kUringOpCount> ops{};
     std::shared_ptr<OpMemory> memory;
     StashQueue stash;
@@ -163,6 +183,7 @@ class UringEngine final : public Engine {
   void arm_poll(SlotRef ref, int fd, SlotState& st, UringOp op, unsigned events);
   void prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st);
   void prep_send(io_uring_sqe* sqe, Slot& slot, SlotState& st);
+  [[nodiscard]] bool wants_zero_copy(const Slot& slot, const SlotState& st) const;
   void cancel(SlotRef ref, SlotState& st, UringOp op);
   void cancel_request(std::uint64_t user_data);
 
@@ -173,6 +194,7 @@ class UringEngine final : public Engine {
   void on_accept(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
   void on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
   void on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  [[nodiscard]] std::optional<int> zero_copy_result(SlotState& st, OpMemory& m, const io_uring_cqe& cqe);
   void on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
   bool deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result);
   void flush_stash(SlotRef ref);
@@ -182,6 +204,8 @@ class UringEngine final : public Engine {
   BackendInfo info_;
   UringFeatures features_;
   std::size_t own_buffer_size_ = 0;  // per-slot receive buffer when the ring can't be used
+  std::size_t zc_threshold_ = 0;     // 0: no zero-copy sends
+  bool zc_adaptive_ = true;
 
   std::unique_ptr<BufferRing> buffers_;  // unmapped after io_uring_queue_exit (see the destructor)
   io_uring ring_{};

@@ -105,6 +105,44 @@ std::string try_multishot_recv(io_uring& ring, BufferRing& buffers) {
   return "";
 }
 
+// "" if a zero-copy sendmsg asking for usage reports is accepted and ends with its
+// notification; otherwise why not. The socket is an unconnected TCP socket: the
+// send fails (EPIPE) without any network, but only after the kernel has checked
+// the opcode, the flags and the socket's zero-copy support, and a notification
+// follows a failed zero-copy send just as it follows a successful one.
+std::string try_send_zc(io_uring& ring) {
+  auto sock = sys::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+  if (!sock) sock = sys::socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK);
+  if (!sock) return "probe socket: " + sock.error().message();
+  char byte = 'x';
+  iovec iov{&byte, 1};
+  msghdr header{};
+  header.msg_iov = &iov;
+  header.msg_iovlen = 1;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_sendmsg_zc(sqe, sock->get(), &header, MSG_NOSIGNAL);
+  sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+  io_uring_sqe_set_data64(sqe, 3);
+  // Earlier probes' multishot requests end (their sockets are closed) on this ring
+  // too: skip their completions.
+  auto next_of_this_probe = [&ring](io_uring_cqe& out) {
+    for (int skipped = 0; skipped < 8; ++skipped) {
+      if (!next_completion(ring, out)) return false;
+      if (out.user_data == 3) return true;
+    }
+    return false;
+  };
+  io_uring_cqe result{};
+  if (!next_of_this_probe(result)) return "no completion within a second";
+  if (result.res == -EINVAL) return "kernel rejects IORING_SEND_ZC_REPORT_USAGE (needs 6.2)";
+  if (result.res == -EOPNOTSUPP) return "TCP sockets refuse zero copy here";
+  if ((result.flags & IORING_CQE_F_MORE) == 0) return "no notification follows the send (" + message(result.res) + ")";
+  io_uring_cqe notification{};
+  if (!next_of_this_probe(notification)) return "no notification within a second";
+  if ((notification.flags & IORING_CQE_F_NOTIF) == 0) return "second completion is not a notification";
+  return "";
+}
+
 UringFeatures probe() {
   UringFeatures f;
   f.refused_errno = EOPNOTSUPP;         // unless the kernel gives a better answer below
@@ -135,6 +173,7 @@ UringFeatures probe() {
   for (const Needed& n : kNeeded) {
     if (!io_uring_opcode_supported(ops, n.op)) f.refused = std::string("kernel lacks IORING_OP_") + n.name;
   }
+  const bool has_sendmsg_zc = io_uring_opcode_supported(ops, IORING_OP_SENDMSG_ZC) != 0;
   io_uring_free_probe(ops);
   if (!f.refused.empty()) return f;
   // FAST_POLL: socket operations wait inside the kernel instead of failing with
@@ -167,6 +206,12 @@ UringFeatures probe() {
     f.multishot_recv = true;
   } else {
     f.fallbacks.push_back(std::string(kFeatureMultishotRecv) + ": " + why + "; single-shot recv, re-armed");
+  }
+  why = has_sendmsg_zc ? try_send_zc(ring) : "kernel lacks IORING_OP_SENDMSG_ZC (needs 6.1)";
+  if (why.empty()) {
+    f.send_zc = true;
+  } else {
+    f.fallbacks.push_back(std::string(kFeatureSendZc) + ": " + why + "; large sends are copied");
   }
   return f;
 }
@@ -201,6 +246,7 @@ UringFeatures uring_effective_features() {
       disable(f.multishot_accept, kFeatureMultishotAccept, "disabled for testing");
     if (name == kFeatureMultishotRecv)
       disable(f.multishot_recv, kFeatureMultishotRecv, "disabled for testing");
+    if (name == kFeatureSendZc) disable(f.send_zc, kFeatureSendZc, "disabled for testing");
   }
   if (!f.provided_buffers) disable(f.multishot_recv, kFeatureMultishotRecv, "needs provided buffers");
   return f;

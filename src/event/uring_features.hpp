@@ -6,8 +6,10 @@
 // io_uring_get_probe_ring, and then exercises each optional feature for real:
 // registering a provided-buffer ring, a multishot accept on a listening Unix socket
 // that is then connected to, and a multishot receive on a socket pair with a byte
-// queued. A feature counts only if the kernel delivered a completion with
-// IORING_CQE_F_MORE; anything else becomes a fallback with its reason. The engine
+// queued, and a zero-copy sendmsg with usage reports on an unconnected TCP socket.
+// A feature counts only if the kernel delivered a completion with IORING_CQE_F_MORE
+// (and, for the zero-copy send, its notification); anything else becomes a
+// fallback with its reason. The engine
 // stays correct if the probe is wrong, because it re-arms every operation whose
 // completion lacks F_MORE.
 //
@@ -32,6 +34,7 @@ struct UringFeatures {
   bool multishot_accept = false;       // IORING_ACCEPT_MULTISHOT (5.19)
   bool multishot_recv = false;         // IORING_RECV_MULTISHOT (6.0), needs provided buffers
   bool cqe_skip = false;               // IOSQE_CQE_SKIP_SUCCESS, used on cancel requests (5.17)
+  bool send_zc = false;                // IORING_OP_SENDMSG_ZC with usage reports (6.2)
   std::vector<std::string> fallbacks;  // "feature: reason" for each one missing
 };
 
@@ -42,6 +45,15 @@ const UringFeatures& uring_features();
 inline constexpr const char* kFeatureProvidedBuffers = "provided-buffers";
 inline constexpr const char* kFeatureMultishotAccept = "multishot-accept";
 inline constexpr const char* kFeatureMultishotRecv = "multishot-recv";
+inline constexpr const char* kFeatureSendZc = "send-zc";
+
+// Newer than liburing 2.3's headers (Debian 12); kernel UAPI values since 6.2.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
 
 // Tests only: engines created afterwards behave as if the named features were
 // missing, so the fallback paths can be exercised on a kernel that has them all.

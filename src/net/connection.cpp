@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "sys/error.hpp"
 #include "sys/syscalls.hpp"
@@ -177,6 +178,15 @@ void Connection::flush() {
   if (sending_.empty()) std::swap(sending_, pending_);
   if (sending_.empty()) return after_output_drained();
   send_in_flight_ = true;
+  const std::size_t zero_copy_from = loop_.backend().zero_copy_threshold;
+  if (zero_copy_from != 0 && sending_.size() >= zero_copy_from) {
+    // Large enough for a zero-copy send (io_uring): lend the bytes, since the
+    // kernel may read them after a close of this connection.
+    lent_ = std::make_shared<Buffer>(std::move(sending_));
+    const std::array<std::span<const std::byte>, 1> spans{lent_->readable()};
+    io_.send(spans, [this](Result<std::size_t> sent) { handle_sent(std::move(sent)); }, lent_);
+    return;
+  }
   const std::array<std::span<const std::byte>, 1> spans{sending_.readable()};
   io_.send(spans, [this](Result<std::size_t> sent) { handle_sent(std::move(sent)); });
 }
@@ -184,6 +194,7 @@ void Connection::flush() {
 void Connection::handle_sent(Result<std::size_t> sent) {
   auto self = shared_from_this();
   send_in_flight_ = false;
+  if (lent_) sending_ = std::move(*std::exchange(lent_, nullptr));  // the kernel is done with it
   if (!sent) return finish(sent.error());
   stats_.bytes_out += *sent;
   add_to_totals(&TrafficTotals::bytes_out, *sent);
@@ -419,6 +430,7 @@ void Connection::finish(std::error_code reason) {
   fd_.reset();
   input_ = Buffer();
   sending_ = Buffer();
+  lent_.reset();  // the loop holds its own reference while the kernel may read it
   pending_ = Buffer();
   if (auto fn = std::move(on_close_)) fn(*this, reason);
   on_message_ = nullptr;

@@ -51,6 +51,17 @@ struct LoopOptions {
   // io_uring registers `receive_buffer_count` of them as a provided-buffer ring.
   std::size_t receive_buffer_size = 64 * 1024;
   unsigned receive_buffer_count = 256;  // a power of two (io_uring requirement)
+  // io_uring: sends of at least this many bytes whose caller lends the bytes to the
+  // loop (IoHandle::send with an owner; net::Connection does) go out zero-copy
+  // (IORING_OP_SENDMSG_ZC): the kernel sends from the caller's pages instead of
+  // copying them. 0 turns zero copy off. Below about 10-16 KiB the page pinning
+  // and the second completion cost more than the copy saves.
+  std::size_t send_zc_threshold = 16 * 1024;
+  // Where the kernel reports it copied a zero-copy send anyway (loopback, a
+  // namespace's veth, a device without scatter-gather), that handle sends plainly
+  // from then on, since zero copy only adds cost there. false keeps trying
+  // zero copy on every large send (to measure what it costs).
+  bool send_zc_adaptive = true;
 };
 
 // What the backend could and could not do, for stats and diagnostics.
@@ -62,6 +73,9 @@ struct BackendInfo {
   // next wait. Readiness backends make the syscall when an operation starts, so a
   // caller gains nothing by waiting for the loop (net::Connection writes through).
   bool completion_based = false;
+  // Sends of at least this many bytes go out zero-copy when lent (IoHandle::send
+  // with an owner); 0: this backend never sends zero-copy.
+  std::size_t zero_copy_threshold = 0;
 };
 
 struct LoopStats {
@@ -70,6 +84,10 @@ struct LoopStats {
   std::uint64_t timers_fired = 0;
   std::uint64_t tasks_run = 0;     // posted tasks executed
   std::size_t registered = 0;      // live IoHandles
+  // io_uring zero-copy sends (LoopOptions::send_zc_threshold):
+  std::uint64_t zc_sends = 0;     // sends made with IORING_OP_SENDMSG_ZC
+  std::uint64_t zc_copied = 0;    // ... of which the kernel copied the bytes anyway
+  std::uint64_t zc_refused = 0;   // sends whose socket refused zero copy (Unix sockets), sent plainly
 };
 
 class TimerHandle {

@@ -16,7 +16,13 @@
 //    apply backpressure: while paused no data is read from the kernel.
 //  - send(buffers, fn): one send at a time per handle; fn(Result<size_t>) with
 //    the bytes written, which may be fewer than asked (the caller sends the rest).
-//    The buffers must stay valid until fn runs.
+//    The buffers must stay valid until fn runs. send(buffers, fn, owner) lends
+//    them instead: `owner` keeps the bytes alive, and the loop holds it for as long
+//    as the kernel may still read them, which can be after fn ran for a closed
+//    handle. Only a lent send may go out zero-copy (io_uring, sends of at least
+//    LoopOptions::send_zc_threshold bytes, IORING_OP_SENDMSG_ZC): fn then runs
+//    once the kernel has let go of the pages, so the caller may reuse the bytes
+//    the moment fn runs, as with any send.
 //  - connect(endpoint, fn): non-blocking connect; fn(Status).
 //  - wait_readable(fn) / wait_writable(fn): single-shot readiness for callers that
 //    make their own syscalls (recvmmsg/sendmmsg with sender addresses, which
@@ -32,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 
 #include "sockit/address.hpp"
@@ -62,7 +69,8 @@ class IoHandle {
   void receive(ReceiveFn fn);
   void pause_receive();
   void resume_receive();
-  void send(std::span<const std::span<const std::byte>> buffers, SendFn fn);
+  void send(std::span<const std::span<const std::byte>> buffers, SendFn fn,
+            std::shared_ptr<const void> owner = nullptr);
   void connect(const Endpoint& endpoint, ConnectFn fn);
   void wait_readable(ReadyFn fn);
   void wait_writable(ReadyFn fn);

@@ -125,7 +125,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] bool is_open() const noexcept { return state_ != State::closed; }
   // True on a seqpacket socket: one message per record (see the top of this file).
   [[nodiscard]] bool is_record_mode() const noexcept { return records_; }
-  [[nodiscard]] std::size_t queued_output() const noexcept { return sending_.size() + pending_.size(); }
+  [[nodiscard]] std::size_t queued_output() const noexcept {
+    return sending_.size() + pending_.size() + (lent_ ? lent_->size() : 0);
+  }
   [[nodiscard]] const ConnectionStats& stats() const noexcept { return stats_; }
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
   [[nodiscard]] Result<TcpInfo> tcp_info() const { return tcp_option::info(fd_.get()); }
@@ -163,6 +165,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Buffer input_;
   Buffer sending_;  // bytes handed to the kernel (must not move while a send is in flight)
   Buffer pending_;  // bytes queued behind them (record mode: [4-byte length][record]...)
+  // sending_ lent to the loop for a send that may go out zero-copy: the loop keeps
+  // it alive until the kernel lets go of its pages, even after this connection.
+  std::shared_ptr<Buffer> lent_;
   bool records_ = false;           // seqpacket: one message per record
   bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
   bool send_in_flight_ = false;    // a send is with the loop (record mode: waiting for writability, or failed)
