@@ -9,7 +9,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2
 
-.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo clean format lint
+.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo bench-zc clean format lint
 
 all: build
 
@@ -52,7 +52,17 @@ bench-echo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/bench-echo.sh build/release
 
-bench: bench-echo
+# Large writes with and without io_uring zero-copy sends (docs/BENCHMARKS.md): about
+# 3 minutes; BENCH_ROUNDS, BENCH_ZC_TOTAL etc. are read from the environment. The veth
+# path needs root (it creates two network namespaces and deletes them on exit).
+bench-zc: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/bench-zc.sh build/release
+
+# One after the other, even under make -j: two benchmarks at once would measure each other.
+bench:
+	@$(MAKE) --no-print-directory bench-echo
+	@$(MAKE) --no-print-directory bench-zc
 
 # clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
 lint: deps

@@ -199,7 +199,10 @@ void Connection::handle_sent(Result<std::size_t> sent) {
   stats_.bytes_out += *sent;
   add_to_totals(&TrafficTotals::bytes_out, *sent);
   sending_.consume(*sent);
-  release_if_idle(sending_);
+  // With more queued, flush() swaps the drained block in to take the next bytes:
+  // freeing it here would make a bulk sender allocate (and fault in) fresh pages
+  // for every byte. Only an idle connection gives its blocks back.
+  if (pending_.empty()) release_if_idle(sending_);
   flush();
   update_backpressure();
 }

@@ -68,5 +68,22 @@ TEST(Buffer, LargeRandomTrafficRoundTrips) {
   EXPECT_EQ(test::checksum(out), test::checksum(data));
 }
 
+TEST(Buffer, AMovedFromBufferIsEmptyAndOwnsNothing) {
+  Buffer from;
+  from.append(std::string_view("queued bytes"));
+  Buffer to(std::move(from));
+  EXPECT_EQ(test::string_of(to.readable()), "queued bytes");
+  EXPECT_TRUE(from.empty());  // NOLINT(bugprone-use-after-move): the moved-from state is the point
+  EXPECT_EQ(from.size(), 0u);
+  EXPECT_EQ(from.capacity(), 0u);
+  Buffer assigned;
+  assigned = std::move(to);
+  EXPECT_EQ(test::string_of(assigned.readable()), "queued bytes");
+  EXPECT_TRUE(to.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(to.capacity(), 0u);
+  to.append(std::string_view("usable again"));  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(test::string_of(to.readable()), "usable again");
+}
+
 }  // namespace
 }  // namespace sockit::net

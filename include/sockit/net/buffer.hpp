@@ -14,14 +14,29 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 
 namespace sockit::net {
 
 class Buffer {
  public:
   Buffer() = default;
-  Buffer(Buffer&&) noexcept = default;
-  Buffer& operator=(Buffer&&) noexcept = default;
+  // A moved-from Buffer is empty and owns nothing (the defaults would leave its
+  // sizes behind without the block).
+  Buffer(Buffer&& other) noexcept
+      : data_(std::move(other.data_)),
+        capacity_(std::exchange(other.capacity_, 0)),
+        begin_(std::exchange(other.begin_, 0)),
+        end_(std::exchange(other.end_, 0)) {}
+  Buffer& operator=(Buffer&& other) noexcept {
+    if (this != &other) {
+      data_ = std::move(other.data_);
+      capacity_ = std::exchange(other.capacity_, 0);
+      begin_ = std::exchange(other.begin_, 0);
+      end_ = std::exchange(other.end_, 0);
+    }
+    return *this;
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return end_ - begin_; }
   [[nodiscard]] bool empty() const noexcept { return begin_ == end_; }
