@@ -126,11 +126,14 @@ start_server() {
   fi
   local -a argv
   read -r -a argv <<<"${COMMAND[$label]/ADDR/$address}"
+  # The previous server's "listening on" line must not be read before this server's
+  # redirect truncates the file (a stale TCP port: connection refused).
+  rm -f "$WORK/server.err"
   "${SERVER_PIN[@]}" "${argv[@]}" 2>"$WORK/server.err" >/dev/null &
   SERVER_PID=$!
   SERVER_ADDR=""
   for _ in $(seq 100); do
-    SERVER_ADDR=$(sed -n 's/^sockit: listening on //p' "$WORK/server.err" | head -1)
+    SERVER_ADDR=$(sed -n 's/^sockit: listening on //p' "$WORK/server.err" 2>/dev/null | head -1)
     [[ -n $SERVER_ADDR ]] && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.05

@@ -259,27 +259,42 @@ void UringEngine::prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st) {
 }
 
 void UringEngine::prep_send(io_uring_sqe* sqe, Slot& slot, SlotState& st) {
+  OpMemory& m = memory(st);
+  if (!slot.is_socket) {
+    m.iov.assign(slot.send_iov.begin(), slot.send_iov.end());
+    io_uring_prep_writev(sqe, slot.fd, m.iov.data(), static_cast<unsigned>(m.iov.size()), ~std::uint64_t{0});
+    return;
+  }
+  const bool zero_copy = wants_zero_copy(slot, st);
+  if (zero_copy) {
+    // The bytes must outlive the request's notification, even if the handle
+    // does not: the owner travels with the request's memory.
+    m.owner = slot.send_owner;
+    m.zc_in_flight = true;
+    m.zc_result_seen = false;
+  }
+  if (slot.send_iov.size() == 1) {
+    // One buffer (every Connection send): IORING_OP_SEND[_ZC] takes it directly,
+    // without a msghdr and iovec array for the kernel to copy in and check.
+    const iovec& only = slot.send_iov.front();
+    if (zero_copy) {
+      io_uring_prep_send_zc(sqe, slot.fd, only.iov_base, only.iov_len, MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE);
+    } else {
+      io_uring_prep_send(sqe, slot.fd, only.iov_base, only.iov_len, MSG_NOSIGNAL);
+    }
+    return;
+  }
   // Copies of the iovecs and msghdr: the kernel reads them at submission
   // (IORING_FEAT_SUBMIT_STABLE), which may come after the slot is freed.
-  OpMemory& m = memory(st);
   m.iov.assign(slot.send_iov.begin(), slot.send_iov.end());
-  if (slot.is_socket) {
-    m.message = msghdr{};
-    m.message.msg_iov = m.iov.data();
-    m.message.msg_iovlen = m.iov.size();
-    if (wants_zero_copy(slot, st)) {
-      // The bytes must outlive the request's notification, even if the handle
-      // does not: the owner travels with the request's memory.
-      m.owner = slot.send_owner;
-      m.zc_in_flight = true;
-      m.zc_result_seen = false;
-      io_uring_prep_sendmsg_zc(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
-      sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
-    } else {
-      io_uring_prep_sendmsg(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
-    }
+  m.message = msghdr{};
+  m.message.msg_iov = m.iov.data();
+  m.message.msg_iovlen = m.iov.size();
+  if (zero_copy) {
+    io_uring_prep_sendmsg_zc(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
+    sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
   } else {
-    io_uring_prep_writev(sqe, slot.fd, m.iov.data(), static_cast<unsigned>(m.iov.size()), ~std::uint64_t{0});
+    io_uring_prep_sendmsg(sqe, slot.fd, &m.message, MSG_NOSIGNAL);
   }
 }
 

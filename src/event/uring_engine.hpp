@@ -1,8 +1,8 @@
 // UringEngine: the completion engine on io_uring (internal).
 //
 // Each IoHandle operation becomes one kernel request: a multishot accept, a
-// multishot receive into the provided-buffer ring (BufferRing), a sendmsg, a
-// connect; eventfd and signalfd receive through single-shot reads into a buffer of
+// multishot receive into the provided-buffer ring (BufferRing), a send (sendmsg
+// when there are several buffers), a connect; eventfd and signalfd receive through single-shot reads into a buffer of
 // the slot's own. Requests are only queued by update(); wait() submits the whole
 // batch and waits in the same io_uring_enter, so a loop turn costs one syscall
 // however many operations it started. The exception is remove(): a request in the
@@ -10,8 +10,8 @@
 // at once, or the caller's close() right after would not close the socket.
 //
 // Zero-copy sends: a lent send (IoHandle::send with an owner) of at least
-// send_zc_threshold bytes on a socket becomes an IORING_OP_SENDMSG_ZC with
-// IORING_SEND_ZC_REPORT_USAGE. Its request ends with two completions: the send's
+// send_zc_threshold bytes on a socket becomes an IORING_OP_SEND_ZC (SENDMSG_ZC for
+// several buffers) with IORING_SEND_ZC_REPORT_USAGE. Its request ends with two completions: the send's
 // result (flagged IORING_CQE_F_MORE) and, once the kernel has released the pages,
 // a notification (IORING_CQE_F_NOTIF). The result is kept in the slot's OpMemory
 // and reported only with the notification, so the caller never reuses bytes the

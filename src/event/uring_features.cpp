@@ -166,14 +166,16 @@ UringFeatures probe() {
   };
   static constexpr Needed kNeeded[] = {
       {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_RECV, "RECV"},
-      {IORING_OP_SENDMSG, "SENDMSG"},   {IORING_OP_CONNECT, "CONNECT"},
+      {IORING_OP_SENDMSG, "SENDMSG"},   {IORING_OP_SEND, "SEND"},
+      {IORING_OP_CONNECT, "CONNECT"},
       {IORING_OP_READ, "READ"},         {IORING_OP_WRITEV, "WRITEV"},
       {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
   };
   for (const Needed& n : kNeeded) {
     if (!io_uring_opcode_supported(ops, n.op)) f.refused = std::string("kernel lacks IORING_OP_") + n.name;
   }
-  const bool has_sendmsg_zc = io_uring_opcode_supported(ops, IORING_OP_SENDMSG_ZC) != 0;
+  const bool has_send_zc = io_uring_opcode_supported(ops, IORING_OP_SEND_ZC) != 0 &&
+                           io_uring_opcode_supported(ops, IORING_OP_SENDMSG_ZC) != 0;
   io_uring_free_probe(ops);
   if (!f.refused.empty()) return f;
   // FAST_POLL: socket operations wait inside the kernel instead of failing with
@@ -207,7 +209,7 @@ UringFeatures probe() {
   } else {
     f.fallbacks.push_back(std::string(kFeatureMultishotRecv) + ": " + why + "; single-shot recv, re-armed");
   }
-  why = has_sendmsg_zc ? try_send_zc(ring) : "kernel lacks IORING_OP_SENDMSG_ZC (needs 6.1)";
+  why = has_send_zc ? try_send_zc(ring) : "kernel lacks IORING_OP_SEND_ZC / SENDMSG_ZC (needs 6.1)";
   if (why.empty()) {
     f.send_zc = true;
   } else {
