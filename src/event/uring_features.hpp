@@ -34,7 +34,7 @@ struct UringFeatures {
   bool multishot_accept = false;       // IORING_ACCEPT_MULTISHOT (5.19)
   bool multishot_recv = false;         // IORING_RECV_MULTISHOT (6.0), needs provided buffers
   bool cqe_skip = false;               // IOSQE_CQE_SKIP_SUCCESS, used on cancel requests (5.17)
-  bool send_zc = false;                // IORING_OP_SENDMSG_ZC with usage reports (6.2)
+  bool send_zc = false;                // IORING_OP_SEND_ZC / SENDMSG_ZC with usage reports (6.2)
   std::vector<std::string> fallbacks;  // "feature: reason" for each one missing
 };
 

@@ -53,7 +53,7 @@ struct LoopOptions {
   unsigned receive_buffer_count = 256;  // a power of two (io_uring requirement)
   // io_uring: sends of at least this many bytes whose caller lends the bytes to the
   // loop (IoHandle::send with an owner; net::Connection does) go out zero-copy
-  // (IORING_OP_SENDMSG_ZC): the kernel sends from the caller's pages instead of
+  // (IORING_OP_SEND_ZC): the kernel sends from the caller's pages instead of
   // copying them. 0 turns zero copy off. Below about 10-16 KiB the page pinning
   // and the second completion cost more than the copy saves.
   std::size_t send_zc_threshold = 16 * 1024;
@@ -85,7 +85,7 @@ struct LoopStats {
   std::uint64_t tasks_run = 0;     // posted tasks executed
   std::size_t registered = 0;      // live IoHandles
   // io_uring zero-copy sends (LoopOptions::send_zc_threshold):
-  std::uint64_t zc_sends = 0;     // sends made with IORING_OP_SENDMSG_ZC
+  std::uint64_t zc_sends = 0;     // sends made with IORING_OP_SEND_ZC / SENDMSG_ZC
   std::uint64_t zc_copied = 0;    // ... of which the kernel copied the bytes anyway
   std::uint64_t zc_refused = 0;   // sends whose socket refused zero copy (Unix sockets), sent plainly
 };

@@ -20,7 +20,7 @@
 //    them instead: `owner` keeps the bytes alive, and the loop holds it for as long
 //    as the kernel may still read them, which can be after fn ran for a closed
 //    handle. Only a lent send may go out zero-copy (io_uring, sends of at least
-//    LoopOptions::send_zc_threshold bytes, IORING_OP_SENDMSG_ZC): fn then runs
+//    LoopOptions::send_zc_threshold bytes, IORING_OP_SEND_ZC): fn then runs
 //    once the kernel has let go of the pages, so the caller may reuse the bytes
 //    the moment fn runs, as with any send.
 //  - connect(endpoint, fn): non-blocking connect; fn(Status).
