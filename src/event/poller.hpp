@@ -19,7 +19,8 @@ namespace sockit::event {
 
 inline constexpr std::uint32_t kReadable = 1;
 inline constexpr std::uint32_t kWritable = 2;
-inline constexpr std::uint32_t kError = 4;  // in ready events only (EPOLLERR/HUP, POLLERR/HUP/NVAL)
+inline constexpr std::uint32_t kError = 4;   // in ready events only (EPOLLERR/HUP, POLLERR/HUP/NVAL)
+inline constexpr std::uint32_t kHangup = 8;  // in ready events only: the peer shut down writing (EPOLLRDHUP/HUP)
 
 struct ReadyEvent {
   std::uint64_t token = 0;

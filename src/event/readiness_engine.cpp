@@ -14,7 +14,16 @@
 // epoll_ctl calls per callback that starts a send — and, because the core puts
 // the callback back without another update(), would leave the interest wrong.
 //
-// Edge-triggered (epoll-et): reads and accepts go on until EAGAIN. A slot knows
+// Edge-triggered (epoll-et): reads and accepts go on until the descriptor is
+// empty. That is EAGAIN, or, on a stream socket, a read that returned less than
+// the buffer: epoll(7) documents a short read as proof that the read space was
+// exhausted, and any byte that arrives later raises a new edge. The short read
+// saves the recv that would say EAGAIN on about every second wake-up (measured:
+// 1.51 recv per chunk against level-triggered's 1.00). The one thing a short read
+// does not prove is that no end of stream waits behind the data, so once the
+// poller has reported the peer's shutdown (EPOLLRDHUP) the slot drains to EAGAIN
+// or end of stream, as it does for datagram sockets, pipes and eventfds (a
+// semaphore eventfd reads 8 bytes with more to come). A slot knows
 // whether the kernel will report its next readable edge (it drained to EAGAIN, or
 // its registration just changed, which makes epoll re-check). A receive or accept
 // that starts or resumes without that is tried once at the next wait, without
@@ -47,6 +56,7 @@ constexpr std::uint32_t kConnectWaiting = 1u << 7;
 constexpr std::uint32_t kDirty = 1u << 8;           // in dirty_: interest to recompute
 constexpr std::uint32_t kEdgeArmed = 1u << 9;       // edge-triggered: the next readable edge will be reported
 constexpr std::uint32_t kRecheckQueued = 1u << 10;  // in recheck_
+constexpr std::uint32_t kPeerHungUp = 1u << 11;     // a hang-up was reported: drain to EAGAIN/EOF
 
 constexpr int kMaxAcceptsPerEvent = 64;
 constexpr int kMaxReadsPerEvent = 4;      // level-triggered: it will be reported again
@@ -159,6 +169,7 @@ class ReadinessEngine final : public Engine {
   void dispatch(SlotRef ref, std::uint32_t ready) {
     Slot* slot = core_.slot(ref);
     if (slot == nullptr) return;
+    if (ready & (kHangup | kError)) slot->backend_flags |= kPeerHungUp;
     if (ready & kReadable) {
       if (edge_) slot->backend_flags &= ~kEdgeArmed;  // a new edge: there may be more
       if (slot->accepting()) {
@@ -218,10 +229,17 @@ class ReadinessEngine final : public Engine {
         core_.complete_receive(ref, std::span<const std::byte>());  // end of stream
         return;
       }
+      // Read before the callback, which may register descriptors (moving slots).
+      const bool short_read = *n < scratch_.size();
+      const bool emptied = short_read && slot->is_stream && !(slot->backend_flags & kPeerHungUp);
       if (!core_.complete_receive(ref, std::span<const std::byte>(scratch_.data(), *n))) return;
       // Level-triggered, a short read means the socket is (very likely) empty, and
       // if it is not, the poller says so again: skip the read that would say EAGAIN.
-      if (!edge_ && *n < scratch_.size()) return;
+      if (!edge_ && short_read) return;
+      if (edge_ && emptied) {
+        if (Slot* s = core_.slot(ref)) s->backend_flags |= kEdgeArmed;
+        return;
+      }
     }
     if (Slot* slot = core_.slot(ref); edge_ && slot != nullptr && slot->receiving())
       queue_recheck(ref, *slot);

@@ -64,6 +64,7 @@ class EpollPoller final : public Poller {
       if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kReadable;
       if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ready |= kWritable;
       if (e & (EPOLLHUP | EPOLLERR)) ready |= kError;
+      if (e & (EPOLLRDHUP | EPOLLHUP)) ready |= kHangup;
       out[static_cast<std::size_t>(i)] = {events[i].data.u64, ready};
     }
     return static_cast<std::size_t>(n);

@@ -80,6 +80,7 @@ class PollPoller final : public Poller {
       if (r & (POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) ready |= kReadable;
       if (r & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) ready |= kWritable;
       if (r & (POLLHUP | POLLERR | POLLNVAL)) ready |= kError;
+      if (r & (POLLRDHUP | POLLHUP)) ready |= kHangup;
       out[count++] = {entries_[k].token, ready};
     }
     if (size > 0) scan_from_ = (scan_from_ + i) % size;
