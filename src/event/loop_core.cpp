@@ -70,6 +70,11 @@ void LoopCore::assert_loop_thread() const {
   assert(in_loop_thread() && "sockit: loop-thread-only method called from another thread");
 }
 
+void LoopCore::assert_loop_thread_or_stopped() const {
+  assert((in_loop_thread() || !running_.load(std::memory_order_acquire)) &&
+         "sockit: loop-thread-only method called from another thread while the loop runs");
+}
+
 LoopStats LoopCore::stats() const {
   LoopStats s = stats_;
   s.registered = live_slots_;
@@ -87,18 +92,23 @@ std::optional<std::chrono::nanoseconds> LoopCore::wait_budget(std::optional<std:
 
 Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
   assert_loop_thread();
+  // Nested turns (run_once from a callback) keep the outer turn's flag.
+  const bool outermost = !running_.exchange(true, std::memory_order_acq_rel);
   ++stats_.turns;
-  if (auto s = engine_->wait(wait_budget(max_wait)); !s) return s;
-  stats_.timers_fired += timers_.run_due(TimerQueue::Clock::now());
-  return {};
+  Status result = engine_->wait(wait_budget(max_wait));
+  if (result) stats_.timers_fired += timers_.run_due(TimerQueue::Clock::now());
+  if (outermost) running_.store(false, std::memory_order_release);
+  return result;
 }
 
 void LoopCore::run() {
   // A stop() that came before run() is honoured (the caller started a thread and
   // stopped it at once); the flag is cleared on the way out so run() can be called again.
+  running_.store(true, std::memory_order_release);  // also between turns
   while (!stop_requested_.load(std::memory_order_acquire)) {
     if (auto s = run_once(std::nullopt); !s) break;  // a failing wait would fail again at once: don't spin
   }
+  running_.store(false, std::memory_order_release);
   stop_requested_.store(false, std::memory_order_release);
 }
 
@@ -139,11 +149,14 @@ std::uint64_t LoopCore::add_timer(std::chrono::nanoseconds delay, std::chrono::n
 }
 
 void LoopCore::cancel_timer(std::uint64_t id) {
-  assert_loop_thread();
+  assert_loop_thread_or_stopped();
   timers_.cancel(id);
 }
 
-bool LoopCore::timer_active(std::uint64_t id) const { return timers_.active(id); }
+bool LoopCore::timer_active(std::uint64_t id) const {
+  assert_loop_thread_or_stopped();
+  return timers_.active(id);
+}
 
 // --- signals -----------------------------------------------------------------------------
 
@@ -171,7 +184,10 @@ Result<int> LoopCore::add_signal(int signo, std::move_only_function<void(int)> h
   return signo;
 }
 
-void LoopCore::remove_signal(int signo) { signal_handlers_.erase(signo); }
+void LoopCore::remove_signal(int signo) {
+  assert_loop_thread_or_stopped();
+  signal_handlers_.erase(signo);
+}
 
 void LoopCore::on_signalfd_readable(std::span<const std::byte> data) {
   for (std::size_t off = 0; off + sizeof(signalfd_siginfo) <= data.size(); off += sizeof(signalfd_siginfo)) {
@@ -227,6 +243,7 @@ Slot* LoopCore::slot(SlotRef ref) {
 }
 
 void LoopCore::free_slot(SlotRef ref) {
+  assert_loop_thread_or_stopped();
   Slot* s = slot(ref);
   if (s == nullptr) return;
   engine_->remove(ref, *s);

@@ -74,6 +74,10 @@ class LoopCore {
 
   // Debug-build check for loop-thread-only methods.
   void assert_loop_thread() const;
+  // Weaker debug check for releasing things (a handle's slot, a signal handler,
+  // a timer's state): allowed from another thread only while no thread runs the
+  // loop, e.g. a Server destroying its connections after joining its workers.
+  void assert_loop_thread_or_stopped() const;
 
  private:
   LoopCore() = default;
@@ -103,6 +107,7 @@ class LoopCore {
   std::map<int, std::move_only_function<void(int)>> signal_handlers_;
 
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};  // inside run() or run_once(), on owner_'s thread
   std::atomic<std::thread::id> owner_{std::this_thread::get_id()};
   LoopStats stats_;
 };

@@ -5,10 +5,16 @@
 
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <span>
+#include <string>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -16,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "sockit/event/io_handle.hpp"
+#include "sockit/fd.hpp"
 #include "support/loop_helpers.hpp"
 
 namespace sockit {
@@ -336,6 +344,83 @@ TEST_P(EventLoop, ALoopThreadOnlyMethodCalledFromAnotherThreadDiesInADebugBuild)
       },
       "thread");
 #endif
+}
+
+TEST_P(EventLoop, AHandleDestroyedOnAnotherThreadWhileTheLoopRunsDiesInADebugBuild) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "release build: checks compiled out";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto fd = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        auto handle = loop().watch(fd.get());
+        if (!handle) std::abort();
+        std::thread other([this, &handle] {
+          std::this_thread::sleep_for(50ms);  // the loop thread is inside run() by now
+          handle->reset();
+          loop().stop();
+        });
+        loop().run();
+        other.join();
+      },
+      "another thread while the loop runs");
+#endif
+}
+
+TEST_P(EventLoop, HandlesMayBeDestroyedOnAnotherThreadOnceTheLoopHasStopped) {
+  // The shutdown pattern of a server: the worker thread ran the loop and has been
+  // joined; its connections (handles, timers) are released from the joining thread.
+  const std::size_t before = loop().stats().registered;
+  auto fd = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  auto handle = loop().watch(fd.get());
+  ASSERT_TRUE(handle) << handle.error().message();
+  auto timer = loop().run_after(1h, [] {});
+  ASSERT_TRUE(loop().run_once(1ms));
+  std::thread other([&] {
+    handle->reset();
+    timer = event::TimerHandle();
+  });
+  other.join();
+  EXPECT_EQ(loop().stats().registered, before);
+  EXPECT_FALSE(timer.active());
+}
+
+TEST_P(EventLoop, WatchingADescriptorAtOrAboveFdSetsizeFailsWithAClearErrorOnlyOnSelect) {
+  // select's fd_set is a 1,024-bit array: FD_SET beyond it writes past the end.
+  // The loop must refuse such a descriptor up front, with a message that says why.
+  constexpr int kHighFd = 1100;
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max <= kHighFd) GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << limit.rlim_max << " <= " << kHighFd;
+  const rlimit saved = limit;
+  if (limit.rlim_cur <= kHighFd) {
+    limit.rlim_cur = kHighFd + 1;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+  }
+  {
+    Fd low(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    Fd high(::fcntl(low.get(), F_DUPFD_CLOEXEC, kHighFd));
+    ASSERT_TRUE(high.valid());
+    ASSERT_GE(high.get(), FD_SETSIZE);
+    const std::size_t before = loop().stats().registered;
+    auto handle = loop().watch(high.get());
+    if (GetParam() == "select") {
+      ASSERT_FALSE(handle);
+      EXPECT_EQ(handle.error(), errc::select_fd_limit);
+      EXPECT_NE(handle.error().message().find("too many descriptors for select"), std::string::npos)
+          << handle.error().message();
+      EXPECT_EQ(loop().stats().registered, before) << "a refused descriptor must not hold a slot";
+    } else {
+      ASSERT_TRUE(handle) << handle.error().message();
+      const std::uint64_t one = 1;
+      ASSERT_EQ(::write(low.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+      bool woke = false;
+      handle->receive([&](Result<std::span<const std::byte>> r) { woke = r.has_value(); });
+      EXPECT_TRUE(test::run_until(loop(), [&] { return woke; }, 5s));
+    }
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventLoop, ::testing::ValuesIn(test::backends_under_test()),
