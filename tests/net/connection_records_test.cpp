@@ -300,7 +300,8 @@ TEST_P(ConnectionRecordsOn, APeerHalfCloseStillGetsTheRepliesByDefault) {
 TEST_P(ConnectionRecordsOn, APeerThatDoesNotReadTriggersBackpressureAndPausesReading) {
   Side side = make_pair();
   ASSERT_TRUE(shrink_send_buffer(side.local.get()));
-  auto c = make(std::move(side.local), {.high_water_mark = 256 * 1024, .low_water_mark = 64 * 1024});
+  auto c = make(std::move(side.local),
+                {.framing = {}, .high_water_mark = 256 * 1024, .low_water_mark = 64 * 1024});
   std::vector<bool> signals;
   std::vector<std::string> got;
   c->on_backpressure([&](Connection&, bool above) { signals.push_back(above); });
