@@ -102,7 +102,7 @@ struct TrafficTotals {
 struct ConnectionOptions {
   Framing framing;
   std::size_t high_water_mark = 4u << 20;     // pause reading above this much queued output
-  std::size_t low_water_mark = 1u << 20;      // resume below this
+  std::size_t low_water_mark = 1u << 20;      // resume once at or below this
   std::size_t max_output_bytes = 64u << 20;   // send() refuses beyond this
   std::chrono::milliseconds close_linger{5000};  // graceful close: wait this long for the peer's FIN
   TrafficTotals* totals = nullptr;  // borrowed, optional: also counted here; must outlive the connection
