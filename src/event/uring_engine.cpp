@@ -175,6 +175,14 @@ void UringEngine::sync(SlotRef ref, Slot& slot, SlotState& st) {
     if (!st.stash.empty()) resumed_.push_back(ref);
   } else if (st.op(UringOp::kReceive).phase == Phase::kArmed && !dispatching(UringOp::kReceive)) {
     cancel(ref, st, UringOp::kReceive);
+    st.receive_bounded = true;  // see the header: no more multishot read-ahead
+    // A pause is backpressure: until the cancel reaches the kernel the multishot
+    // receive goes on filling ring buffers for a peer we mean to stop, and every
+    // chunk it completes has to be stashed. Left for the next turn's enter, that was
+    // 131 chunks (8 MiB) in the server's never-reading-client test. Submitted now,
+    // only what the kernel completed before the pause is stashed. Pauses are rare
+    // (a queue crossing its high-water mark), so the extra enter is cheap.
+    io_uring_submit(&ring_);
   }
 
   // Send and connect are single-shot and are never withdrawn (only remove() does).
@@ -238,7 +246,7 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
 void UringEngine::prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st) {
   if (slot.is_socket && buffers_) {
     // The kernel picks a buffer when bytes arrive; multishot needs len 0.
-    if (features_.multishot_recv) {
+    if (features_.multishot_recv && !st.receive_bounded) {
       io_uring_prep_recv_multishot(sqe, slot.fd, nullptr, 0, 0);
     } else {
       io_uring_prep_recv(sqe, slot.fd, nullptr, buffers_->buffer_size(), 0);

@@ -58,7 +58,15 @@
 //
 // A receive paused while its multishot request is still in flight may see data the
 // kernel had already read: that data is copied aside (stash) and delivered, in
-// order, after resume_receive(), so pausing never loses or reorders bytes.
+// order, after resume_receive(), so pausing never loses or reorders bytes. The
+// pause's cancellation is submitted at once (like a close's), so the stash holds
+// only what the kernel completed before the pause. A multishot receive reads
+// ahead into the buffer ring for as long as the peer sends, though, so a slot
+// that has been paused once (its owner pushes back: a peer that does not read)
+// switches to single-shot receives, one buffer at a time, each armed after the
+// last one's callback: from then on a paused slot's peer is held by its socket
+// buffer, as on the readiness backends. Read-ahead is thus at most one ring's
+// worth (receive_buffer_count x receive_buffer_size), once per connection.
 //
 // Loop thread only.
 #pragma once
@@ -160,6 +168,7 @@ class UringEngine final : public Engine {
     std::uint32_t generation = 0;
     bool live = false;
     bool zc_off = false;  // the socket refused zero copy, or the kernel copied anyway
+    bool receive_bounded = false;  // paused once: single-shot receives from now on
     std::array<OpState, kUringOpCount> ops{};
     std::shared_ptr<OpMemory> memory;
     StashQueue stash;

@@ -30,6 +30,10 @@ std::string peer_key(int fd, bool is_unix) {
   return Address::from_endpoint(*endpoint, Transport::tcp).host();
 }
 
+// What on_close's reason says about the peer: it broke the framing (a frame, line
+// or record over max_frame; framing has no other error).
+bool is_protocol_error(std::error_code reason) { return reason == make_error_code(errc::frame_too_large); }
+
 // The connections of a worker, held: closing one may erase it from the map.
 template <typename Map>
 std::vector<std::shared_ptr<Connection>> snapshot(const Map& connections) {
@@ -46,13 +50,24 @@ std::vector<std::shared_ptr<Connection>> snapshot(const Map& connections) {
 // that the pause costs nothing (20 wake-ups a second).
 constexpr std::chrono::milliseconds kAcceptPause{50};
 constexpr std::chrono::seconds kExhaustionLogInterval{10};
+// Idle checks per idle_timeout. The Connection keeps counters, not the time of its
+// last progress, so a check only learns that progress happened since the previous
+// one; the check interval is how late a quiet connection may be reset (1/8 of the
+// timeout) and costs that many timer firings per connection per timeout. A
+// lazier re-arm (one per timeout) would let a connection that went quiet just
+// after a check live up to twice the timeout.
+constexpr int kIdleChecksPerTimeout = 8;
 
 struct Server::Impl {
   struct Tracked {
     std::shared_ptr<Connection> connection;
     std::string peer;
     event::TimerHandle idle_timer;
-    std::uint64_t seen_bytes = 0;  // bytes in+out at the last idle check
+    // Progress counters at the last idle check, and when a check last saw them move
+    // (or the connection arrived): the progress was at or before that time.
+    std::uint64_t seen_messages_in = 0;
+    std::uint64_t seen_bytes_out = 0;
+    std::chrono::steady_clock::time_point progress_seen_at;
     bool timed_out = false;
   };
 
@@ -80,7 +95,7 @@ struct Server::Impl {
   bool stopped = false;
 
   std::atomic<std::uint64_t> accepted{0}, refused_max{0}, refused_peer{0}, refused_rate{0}, refused_policy{0},
-      shed{0}, closed_peer{0}, closed_timeout{0}, closed_error{0}, closed_server{0};
+      shed{0}, closed_peer{0}, closed_timeout{0}, closed_protocol{0}, closed_error{0}, closed_server{0};
 
   Impl(const Address& a, ServerOptions o, ConnectionHandler h)
       : address(a), options(std::move(o)), handler(std::move(h)), admission(options) {}
@@ -94,7 +109,12 @@ struct Server::Impl {
   void resume_accepting(Worker& w);
   bool allowed_by_policy(int fd) const;
   void adopt(Worker& w, Fd fd, std::string peer);
-  void arm_idle_timer(Worker& w, Connection* c);
+  void arm_idle_timer(Worker& w, Connection* c, std::chrono::steady_clock::duration delay);
+  void check_idle(Worker& w, Connection* c);
+  // In nanoseconds, so a 1 ms timeout does not round to checks of 0 ms.
+  std::chrono::steady_clock::duration idle_check_interval() const {
+    return std::chrono::steady_clock::duration(options.idle_timeout) / kIdleChecksPerTimeout;
+  }
   void on_closed(Worker& w, Connection& c, std::error_code reason);
 };
 
@@ -104,7 +124,9 @@ Status Server::Impl::open_workers() {
   Address bind_address = address;
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
-    auto loop = event::EventLoop::create({.backend = options.backend});
+    event::LoopOptions loop_options = options.loop;
+    loop_options.backend = options.backend;
+    auto loop = event::EventLoop::create(loop_options);
     if (!loop) return fail(loop.error());
     w->loop = std::move(*loop);
     // TCP: a listener per worker (SO_REUSEPORT). Unix: only worker 0 listens.
@@ -243,32 +265,47 @@ void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
   }
   std::shared_ptr<Connection> c = std::move(*created);
   Connection* key = c.get();
-  w.connections.emplace(key, Tracked{c, std::move(peer), {}, 0, false});
+  Tracked tracked;
+  tracked.connection = c;
+  tracked.peer = std::move(peer);
+  tracked.progress_seen_at = std::chrono::steady_clock::now();
+  w.connections.emplace(key, std::move(tracked));
   if (handler) handler(*c);
   c->on_close([this, &w](Connection& closed, std::error_code reason) { on_closed(w, closed, reason); });
-  arm_idle_timer(w, key);
+  if (options.idle_timeout.count() > 0) arm_idle_timer(w, key, idle_check_interval());
   c->start();
 }
 
-void Server::Impl::arm_idle_timer(Worker& w, Connection* c) {
-  if (options.idle_timeout.count() <= 0) return;
+void Server::Impl::arm_idle_timer(Worker& w, Connection* c, std::chrono::steady_clock::duration delay) {
   auto it = w.connections.find(c);
   if (it == w.connections.end()) return;
-  // Lazy re-arm: one timer per connection, checked when it fires. Traffic only
-  // moves a counter; no timer work per message.
-  it->second.idle_timer = w.loop->run_after(options.idle_timeout, [this, &w, c] {
-    auto found = w.connections.find(c);
-    if (found == w.connections.end()) return;
-    const auto& s = c->stats();
-    const std::uint64_t moved = s.bytes_in + s.bytes_out;
-    if (moved != found->second.seen_bytes) {
-      found->second.seen_bytes = moved;
-      arm_idle_timer(w, c);
-      return;
-    }
-    found->second.timed_out = true;
+  it->second.idle_timer = w.loop->run_after(std::chrono::duration_cast<std::chrono::nanoseconds>(delay),
+                                            [this, &w, c] { check_idle(w, c); });
+}
+
+// Progress means the peer is being served: a whole message in, or output it took.
+// Bytes in alone are not (a slowloris sends one byte of a frame at a time), and
+// output merely queued is not (a peer that never reads must not stay forever).
+void Server::Impl::check_idle(Worker& w, Connection* c) {
+  auto found = w.connections.find(c);
+  if (found == w.connections.end()) return;
+  Tracked& t = found->second;
+  const auto now = std::chrono::steady_clock::now();
+  const ConnectionStats& s = c->stats();
+  if (s.messages_in != t.seen_messages_in || s.bytes_out != t.seen_bytes_out) {
+    t.seen_messages_in = s.messages_in;
+    t.seen_bytes_out = s.bytes_out;
+    t.progress_seen_at = now;  // the progress was earlier: never reset before the timeout
+  }
+  const auto quiet = now - t.progress_seen_at;
+  if (quiet >= options.idle_timeout) {
+    t.timed_out = true;
     c->abort();
-  });
+    return;
+  }
+  // The next check, or the deadline if that comes first: a connection that stays
+  // quiet is reset at progress_seen_at + timeout, not a whole interval later.
+  arm_idle_timer(w, c, std::min(idle_check_interval(), options.idle_timeout - quiet));
 }
 
 void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
@@ -278,6 +315,8 @@ void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
     bump(closed_timeout);
   } else if (w.draining) {
     bump(closed_server);
+  } else if (is_protocol_error(reason)) {
+    bump(closed_protocol);
   } else if (reason) {
     bump(closed_error);
   } else {
@@ -299,13 +338,20 @@ Result<std::unique_ptr<Server>> Server::create(const Address& address, ServerOpt
   // run in record mode (one message per record). Datagram sockets have no
   // connections to accept.
   if (address.is_datagram()) return fail(errc::wrong_transport);
+  // SO_PEERCRED exists only on Unix sockets: a policy on a TCP address could not be
+  // enforced, and serving everyone instead would fail open.
+  if (!address.is_unix() && (!options.allowed_uids.empty() || !options.allowed_gids.empty())) {
+    return fail(errc::invalid_argument);
+  }
   auto impl = std::make_unique<Impl>(address, std::move(options), std::move(handler));
   if (auto s = impl->open_workers(); !s) return fail(s.error());
   auto bound = impl->workers.front()->listener.local_address();
   if (!bound) return fail(bound.error());
   std::unique_ptr<Server> server(new Server(std::move(impl)));
   server->local_address_ = *bound;
-  server->backend_name_ = server->impl_->workers.front()->loop->backend().name;
+  const event::BackendInfo& backend = server->impl_->workers.front()->loop->backend();
+  server->backend_name_ = backend.name;
+  server->backend_fallbacks_ = backend.fallbacks;
   return server;
 }
 
@@ -370,6 +416,7 @@ ServerStats Server::stats() const {
   s.active = i.admission.active();
   s.closed_by_peer = load(i.closed_peer);
   s.closed_by_timeout = load(i.closed_timeout);
+  s.closed_by_protocol_error = load(i.closed_protocol);
   s.closed_by_error = load(i.closed_error);
   s.closed_by_server = load(i.closed_server);
   for (const auto& w : i.workers) {

@@ -70,6 +70,17 @@ void print_summary(int signal, const EchoStats& stats, bool datagram) {
   std::fflush(stderr);
 }
 
+// The features the backend could not use (io_uring on an older kernel), each with
+// the kernel's reason: a benchmark run on a degraded backend must say so. Last, so
+// the lines before it read the same on every machine.
+void print_backend_fallbacks(const std::vector<std::string>& fallbacks) {
+  if (fallbacks.empty()) return;
+  std::string joined;
+  for (const std::string& fallback : fallbacks) joined += (joined.empty() ? "" : "; ") + fallback;
+  fmt::print(stderr, "sockit:   backend fallbacks: {}\n", joined);
+  std::fflush(stderr);
+}
+
 // Seconds from the command line (fractions allowed); anything above zero is at
 // least 1 ms, so "--idle-timeout 0.0001" is not silently "no timeout".
 std::chrono::milliseconds to_ms(double seconds) {
@@ -149,6 +160,7 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
   (*server)->shutdown(kShutdownGrace);
   const net::ServerStats stats = (*server)->stats();
   const std::string backend = (*server)->backend();
+  const std::vector<std::string> fallbacks = (*server)->backend_fallbacks();
   server->reset();  // the listener is gone here, and with it the Unix socket file
 
   if (!stopped_by) {
@@ -162,6 +174,7 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
                           .bytes_out = stats.bytes_out},
                 /*datagram=*/false);
   print_final_details(stats, backend, args.threads);
+  print_backend_fallbacks(fallbacks);
   return kExitOk;
 }
 
@@ -232,7 +245,11 @@ Command add_echo_command(CLI::App& parent) {
                       "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)"));
   args->connection_only.push_back(
       app->add_option("--idle-timeout", args->idle_timeout_s,
-                      "Reset a connection that moves no byte for SECONDS (fractions allowed; 0 = never)")
+                      "Reset a connection that makes no progress for SECONDS: progress is a whole\n"
+                      "message in (raw: any bytes; length/line: a complete frame; seqpacket: a record)\n"
+                      "or echo bytes the client took, so a client trickling an unfinished frame is\n"
+                      "reset, a slow reader of a long echo is not. The reset comes 1 to 1.125 x SECONDS\n"
+                      "after the last progress (fractions allowed; 0 = never)")
           ->check(CLI::Range(0.0, 86400.0 * 365)));
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a line of stats on stderr every SECONDS (0 = off, default)")
@@ -250,8 +267,8 @@ Command add_echo_command(CLI::App& parent) {
                   "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
                   "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: open\n"
                   "connections get 2 s to take their echo, then it prints a summary on stderr\n"
-                  "(streams, seqpacket: one line, then the backend, refusals, closes, messages), removes\n"
-                  "its Unix socket file and exits 0.\n"
+                  "(streams, seqpacket: one line, then the backend, refusals, closes, messages and\n"
+                  "any backend fallbacks), removes its Unix socket file and exits 0.\n"
                   "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
                   "\n"
                   "Streams (tcp://, unix:, abstract) run on sockit's event loop and take every\n"

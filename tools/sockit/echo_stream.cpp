@@ -60,9 +60,9 @@ void print_stats_line(const net::ServerStats& s) {
       s.refused_max_connections + s.refused_per_peer + s.refused_rate + s.refused_policy;
   fmt::print(stderr,
              "sockit: stats: {} active, {} accepted, {} refused, {} shed, {} bytes in, {} bytes out, "
-             "{} in, {} out\n",
+             "{} in, {} out, {} closed on protocol error\n",
              s.active, s.accepted, refused, s.shed_no_descriptors, s.bytes_in, s.bytes_out,
-             plural(s.messages_in, "message"), plural(s.messages_out, "message"));
+             plural(s.messages_in, "message"), plural(s.messages_out, "message"), s.closed_by_protocol_error);
   std::fflush(stderr);
 }
 
@@ -72,8 +72,13 @@ void print_final_details(const net::ServerStats& s, const std::string& backend, 
       stderr,
       "sockit:   refused: {} over --max-conns, {} over --max-conns-per-peer; {} shed (out of descriptors)\n",
       s.refused_max_connections, s.refused_per_peer, s.shed_no_descriptors);
-  fmt::print(stderr, "sockit:   closed: {} by peer, {} idle (--idle-timeout), {} on error, {} at shutdown\n",
-             s.closed_by_peer, s.closed_by_timeout, s.closed_by_error, s.closed_by_server);
+  // A frame over --max-frame is the client's fault, any other error is not (or not
+  // knowably): counted apart, so a misbehaving client does not read as a broken server.
+  fmt::print(stderr,
+             "sockit:   closed: {} by peer, {} idle (--idle-timeout), {} on protocol error (--max-frame), "
+             "{} on other error, {} at shutdown\n",
+             s.closed_by_peer, s.closed_by_timeout, s.closed_by_protocol_error, s.closed_by_error,
+             s.closed_by_server);
   fmt::print(stderr, "sockit:   messages: {} in, {} out\n", s.messages_in, s.messages_out);
   std::fflush(stderr);
 }

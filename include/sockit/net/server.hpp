@@ -14,11 +14,12 @@
 //    so the client sees a fast refusal instead of a hang in the backlog;
 //  - max_connections_per_peer: per source IP (TCP) or uid (Unix);
 //  - accept_rate: a token bucket (connections per second, with a burst);
-//  - idle_timeout: a connection that moves no byte for this long is closed
-//    (slowloris); one lazily re-armed timer per connection, no per-turn scan;
+//  - idle_timeout: a connection that makes no progress for this long is reset
+//    (slowloris; see ServerOptions::idle_timeout for what counts as progress);
 //  - the Connection's output bound (connection.max_output_bytes) and framing max;
 //  - allowed_uids/allowed_gids: Unix peers are checked with SO_PEERCRED before the
-//    first byte is read.
+//    first byte is read; on a TCP address create() refuses them (invalid_argument)
+//    rather than serve anyone while the caller believes a policy holds.
 // EMFILE/ENFILE: a reserve descriptor is released to accept-and-close the pending
 // connection (muduo's trick), so the client sees a prompt close, not a hang; each
 // shed connection is counted, and logged at most once per 10 s. Once the queue is
@@ -51,13 +52,27 @@ struct ServerOptions {
   ListenOptions listen;
   unsigned threads = 1;
   std::string backend = "auto";
+  // Each worker loop's other settings (receive buffers, io_uring ring sizes, zero
+  // copy); its `backend` is ignored: the field above names it.
+  event::LoopOptions loop;
   ConnectionOptions connection;
   std::size_t max_connections = 100000;
   std::size_t max_connections_per_peer = 0;  // 0: no limit
   double accept_rate = 0;                     // connections per second; 0: no limit
   double accept_burst = 64;
-  std::chrono::milliseconds idle_timeout{0};  // 0: none
-  std::vector<uid_t> allowed_uids;            // empty: anyone (Unix sockets only)
+  // 0: none. Otherwise a connection is reset (closed_by_timeout) once it has made
+  // no progress for this long. Progress is a complete incoming message (with raw
+  // framing every chunk read is one; on seqpacket every record) or output bytes the
+  // peer took: a slowloris trickling a frame byte by byte is dropped, a slow client
+  // reading a long reply is not. Measured by checks every idle_timeout/8 (no work
+  // per message), so a quiet connection is reset between idle_timeout and
+  // idle_timeout * 9/8 after its last progress, never before.
+  std::chrono::milliseconds idle_timeout{0};
+  // Unix sockets only (SO_PEERCRED, checked before the first byte is read): a peer
+  // whose uid is in allowed_uids or whose primary gid is in allowed_gids is served,
+  // any other is accepted and closed at once (refused_policy). Both empty: anyone.
+  // Supplementary groups are not seen: the kernel reports the primary gid only.
+  std::vector<uid_t> allowed_uids;
   std::vector<gid_t> allowed_gids;
   // Where the server reports rare events (descriptor exhaustion); called from
   // worker threads. Empty: silent. The library never prints by itself.
@@ -65,7 +80,7 @@ struct ServerOptions {
 };
 
 struct ServerStats {
-  std::uint64_t accepted = 0;
+  std::uint64_t accepted = 0;  // admitted: the refused_* and shed ones are not included
   std::uint64_t refused_max_connections = 0;
   std::uint64_t refused_per_peer = 0;
   std::uint64_t refused_rate = 0;
@@ -74,6 +89,12 @@ struct ServerStats {
   std::uint64_t active = 0;
   std::uint64_t closed_by_peer = 0;
   std::uint64_t closed_by_timeout = 0;
+  // The peer broke the framing (errc::frame_too_large: a frame, line or record over
+  // max_frame). Not included in closed_by_error.
+  std::uint64_t closed_by_protocol_error = 0;
+  // Every other error: reset by the peer, a failed send, a handler's abort(). A
+  // send refused over max_output_bytes does not close by itself; a handler that
+  // aborts then is counted here, since on_close cannot tell its reason apart.
   std::uint64_t closed_by_error = 0;
   std::uint64_t closed_by_server = 0;
   // Traffic of open and closed connections alike.
@@ -102,6 +123,11 @@ class Server {
   [[nodiscard]] ServerStats stats() const;
   [[nodiscard]] const Address& local_address() const noexcept { return local_address_; }
   [[nodiscard]] const std::string& backend() const noexcept { return backend_name_; }
+  // The backend's "feature: reason" for each feature it could not use (the same on
+  // every worker: one kernel); empty when it runs as designed.
+  [[nodiscard]] const std::vector<std::string>& backend_fallbacks() const noexcept {
+    return backend_fallbacks_;
+  }
 
   struct Impl;  // internal
 
@@ -110,6 +136,7 @@ class Server {
   std::unique_ptr<Impl> impl_;
   Address local_address_;
   std::string backend_name_;
+  std::vector<std::string> backend_fallbacks_;
 };
 
 }  // namespace sockit::net
