@@ -33,7 +33,7 @@ struct Slot {
   std::uint32_t generation = 0;  // bumped on free; completions carry it
   bool in_use = false;
   bool is_socket = true;  // receive uses recv on sockets, read on eventfd/signalfd
-  bool is_stream = false;  // a SOCK_STREAM socket: a short read means it was empty
+  bool is_stream = false;  // SOCK_STREAM (set by the edge-triggered engine, the one that asks)
 
   AcceptFn accept_fn;
   ReceiveFn receive_fn;

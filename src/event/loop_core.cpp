@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,10 +216,6 @@ SlotRef LoopCore::allocate_slot(int fd) {
   s.in_use = true;
   struct stat st {};
   s.is_socket = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-  if (s.is_socket) {
-    auto type = sys::get_option<int>(fd, SOL_SOCKET, SO_TYPE);
-    s.is_stream = type && *type == SOCK_STREAM;
-  }
   ++live_slots_;
   return {index, generation};
 }

@@ -81,7 +81,15 @@ class ReadinessEngine final : public Engine {
 
   const BackendInfo& info() const override { return info_; }
 
-  Status add(SlotRef ref, Slot& slot) override { return poller_->add(slot.fd, 0, ref.pack()); }
+  Status add(SlotRef ref, Slot& slot) override {
+    // Only edge-triggered draining asks (the short-read rule), so only it pays the
+    // getsockopt per registration.
+    if (edge_ && slot.is_socket) {
+      auto type = sys::get_option<int>(slot.fd, SOL_SOCKET, SO_TYPE);
+      slot.is_stream = type && *type == SOCK_STREAM;
+    }
+    return poller_->add(slot.fd, 0, ref.pack());
+  }
 
   void remove(SlotRef ref, Slot& slot) override {
     poller_->remove(slot.fd);
