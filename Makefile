@@ -9,7 +9,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2
 
-.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo bench-zc clean format lint
+.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo bench-scale bench-zc clean format lint
 
 all: build
 
@@ -52,6 +52,17 @@ bench-echo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/bench-echo.sh build/release
 
+# Issue 9's connection-count sweep (docs/BENCHMARKS.md, "Scaling with connections"):
+# 100 to 10,000 connections (30,000 where the descriptor limit allows), depths 1
+# and 16, Unix and TCP; the script prints its time estimate first (about 50 minutes
+# with the defaults on 2 cores). BENCH_COUNTS, BENCH_SERVERS etc. are read from the
+# environment; the report goes to stdout and build/bench/, the pictures (gnuplot)
+# to docs/ after a full sweep.
+bench-scale: deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES) gnuplot-nox
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/bench-scale.sh build/release
+
 # Large writes with and without io_uring zero-copy sends (docs/BENCHMARKS.md): about
 # 3 minutes; BENCH_ROUNDS, BENCH_ZC_TOTAL etc. are read from the environment. The veth
 # path needs root (it creates two network namespaces and deletes them on exit).
@@ -62,6 +73,7 @@ bench-zc: deps
 # One after the other, even under make -j: two benchmarks at once would measure each other.
 bench:
 	@$(MAKE) --no-print-directory bench-echo
+	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-zc
 
 # clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
