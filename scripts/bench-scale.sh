@@ -66,7 +66,7 @@ RAW=$OUT_DIR/scale-$STAMP.jsonl
 WORK=$(mktemp -d /tmp/sockit-bench-scale.XXXXXX)
 SERVER_PID=""
 cleanup() {
-  if [[ -n $SERVER_PID ]]; then kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n $SERVER_PID ]]; then { kill -KILL "$SERVER_PID" && wait "$SERVER_PID"; } 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -187,10 +187,11 @@ for transport in $TRANSPORTS; do
     done
   done
 done
-# Besides warm-up and duration, a run spends ~0.5 s starting and stopping the
-# server and ~1.5 s per 10,000 connections connecting and waiting for first echoes.
+# Besides warm-up and duration, a run spends ~1 s starting and stopping the
+# server and ~3 s per 10,000 connections connecting, waiting for first echoes and
+# closing (measured on 2 cores).
 estimate=$(awk -v r="$ROUNDS" -v s="$runs" -v c="$conn_runs" -v w="$WARMUP" -v d="$DURATION" \
-  'BEGIN{printf "%.0f", r * (s * (w + d + 0.5) + c / 10000 * 1.5) / 60}')
+  'BEGIN{printf "%.0f", r * (s * (w + d + 1) + c / 10000 * 3) / 60}')
 # Every run stops by itself (echo_load); timeout is the backstop for a hung one.
 RUN_TIMEOUT=$(awk -v c="$CONNECT_TIMEOUT" -v w="$WARMUP" -v d="$DURATION" 'BEGIN{printf "%d", c + w + d + 15}')
 echo "bench-scale: $ROUNDS rounds x $runs runs of ${WARMUP} s + ${DURATION} s: about $estimate min" >&2
@@ -340,6 +341,8 @@ def per_cpu(r):
     return r["load"]["msgs_per_s"] / cpu if cpu > 0 else None
 
 load_bound_cells = 0
+if not ok:
+    print("\nNo run completed.")
 for transport, depth in cells:
     print(f"\n## {transport}, depth {depth}: msgs/s by connections (median of rounds)\n")
     print("| server | " + " | ".join(f"{c:,}" for c in counts) + f" | {counts[-1]:,} / {counts[0]:,} |")
@@ -410,7 +413,9 @@ PLOT_FORMAT=${BENCH_SCALE_PLOT_FORMAT:-svg}
 if ! command -v gnuplot >/dev/null; then
   scripts/install-deps.sh gnuplot-nox >&2 || true
 fi
-if command -v gnuplot >/dev/null; then
+if ! grep -q '"load":' "$RAW"; then
+  echo "bench-scale: no run completed, no pictures" >&2
+elif command -v gnuplot >/dev/null; then
   mkdir -p "$PLOT_DIR"
   python3 - "$RAW" "$PLOT_DIR/$PLOT_PREFIX" "$PLOT_FORMAT" "$STAMP" "$MESSAGE_SIZE" "${SERVERS[@]}" >"$WORK/plot.gp" <<'EOF'
 import json, statistics, sys
