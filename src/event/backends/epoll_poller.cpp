@@ -41,21 +41,12 @@ class EpollPoller final : public Poller {
     std::array<epoll_event, 256> events;
     const int max = static_cast<int>(std::min(out.size(), events.size()));
     if (max == 0) return std::size_t{0};
-    // EINTR is retried with the time that is left. It is not only signals: the
-    // kernel's teardown of an io_uring (the probe behind available_backends())
-    // interrupts the next epoll_wait of the thread, and returning early would make
-    // an idle run_once(timeout) come back at once.
-    const auto until = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
-    int n = 0;
-    for (;;) {
-      std::optional<std::chrono::nanoseconds> left;
-      if (until) left = std::max(std::chrono::nanoseconds::zero(), std::chrono::duration_cast<std::chrono::nanoseconds>(*until - std::chrono::steady_clock::now()));
-      n = ::epoll_wait(epfd_.get(), events.data(), max, to_ms(left));
-      if (n >= 0) break;
-      const std::error_code ec = sys::last_error();
-      if (ec != std::errc::interrupted) return fail(ec);
-      if (left && left->count() == 0) return std::size_t{0};
-    }
+    // EINTR waits again for the time left (poller.hpp says why): epoll_wait is the
+    // one the kernel interrupts without a signal, after an io_uring is closed.
+    const int n = retry_interrupted_wait(timeout, [&](std::optional<std::chrono::nanoseconds> left) {
+      return ::epoll_wait(epfd_.get(), events.data(), max, to_ms(left));
+    });
+    if (n < 0) return fail(sys::last_error());
     for (int i = 0; i < n; ++i) {
       const std::uint32_t e = events[i].events;
       std::uint32_t ready = 0;

@@ -56,13 +56,11 @@ class PollPoller final : public Poller {
 
   Result<std::size_t> wait(std::optional<std::chrono::nanoseconds> timeout,
                            std::span<ReadyEvent> out) override {
-    const int n = ::poll(fds_.data(), fds_.size(), to_ms(timeout));
-    if (n < 0) {
-      // EINTR: report nothing; the loop turns again and recomputes its timeout.
-      const std::error_code ec = sys::last_error();
-      if (ec == std::errc::interrupted) return std::size_t{0};
-      return fail(ec);
-    }
+    // EINTR waits again for the time left (poller.hpp says why).
+    const int n = retry_interrupted_wait(timeout, [&](std::optional<std::chrono::nanoseconds> left) {
+      return ::poll(fds_.data(), fds_.size(), to_ms(left));
+    });
+    if (n < 0) return fail(sys::last_error());
     // More ready descriptors than room in `out` (rare): start each scan where the
     // last one stopped so the front of the array cannot starve the rest.
     std::size_t count = 0;

@@ -58,25 +58,24 @@ class SelectPoller final : public Poller {
                            std::span<ReadyEvent> out) override {
     fd_set rd;
     fd_set wr;
-    std::memcpy(&rd, &readable_, sizeof rd);
-    std::memcpy(&wr, &writable_, sizeof wr);
-    timeval tv{};
-    timeval* tvp = nullptr;
-    if (timeout) {
-      // Microsecond resolution, rounded up: a due-soon timer never becomes a zero
-      // wait (which would spin until it is due).
-      const auto us = std::max<long long>(std::chrono::ceil<std::chrono::microseconds>(*timeout).count(), 0);
-      tv.tv_sec = static_cast<time_t>(us / 1'000'000);
-      tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
-      tvp = &tv;
-    }
-    const int n = ::select(max_fd_ + 1, &rd, &wr, nullptr, tvp);
-    if (n < 0) {
-      // EINTR: report nothing; the loop turns again and recomputes its timeout.
-      const std::error_code ec = sys::last_error();
-      if (ec == std::errc::interrupted) return std::size_t{0};
-      return fail(ec);
-    }
+    // EINTR waits again for the time left (poller.hpp says why). The sets are
+    // copied afresh for each call: select overwrites them.
+    const int n = retry_interrupted_wait(timeout, [&](std::optional<std::chrono::nanoseconds> left) {
+      std::memcpy(&rd, &readable_, sizeof rd);
+      std::memcpy(&wr, &writable_, sizeof wr);
+      timeval tv{};
+      timeval* tvp = nullptr;
+      if (left) {
+        // Microsecond resolution, rounded up: a due-soon timer never becomes a zero
+        // wait (which would spin until it is due).
+        const auto us = std::max<long long>(std::chrono::ceil<std::chrono::microseconds>(*left).count(), 0);
+        tv.tv_sec = static_cast<time_t>(us / 1'000'000);
+        tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
+        tvp = &tv;
+      }
+      return ::select(max_fd_ + 1, &rd, &wr, nullptr, tvp);
+    });
+    if (n < 0) return fail(sys::last_error());
     // More ready descriptors than room in `out` (rare): start each scan where the
     // last one stopped so low-numbered descriptors cannot starve the others.
     std::size_t count = 0;
