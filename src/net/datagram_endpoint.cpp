@@ -1,7 +1,11 @@
 #include "sockit/net/datagram_endpoint.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "core/message_io.hpp"
 #include "sys/error.hpp"
@@ -33,6 +37,17 @@ bool survivable_receive_error(const std::error_code& ec) {
 
 }  // namespace
 
+// Receive batch memory: one buffer, header, iovec and sender slot per datagram,
+// sized by start(). Send batch memory, rebuilt for each sendmmsg.
+struct DatagramEndpoint::Batch {
+  std::vector<std::byte> receive_memory;
+  std::vector<mmsghdr> receive_headers;
+  std::vector<iovec> receive_iov;
+  std::vector<Endpoint> senders;
+  std::vector<mmsghdr> send_headers;
+  std::vector<iovec> send_iov;
+};
+
 Result<std::shared_ptr<DatagramEndpoint>> DatagramEndpoint::create(event::EventLoop& loop,
                                                                    DatagramSocket socket,
                                                                    DatagramEndpointOptions options) {
@@ -54,7 +69,7 @@ Result<std::shared_ptr<DatagramEndpoint>> DatagramEndpoint::create(event::EventL
 
 DatagramEndpoint::DatagramEndpoint(event::EventLoop& loop, DatagramSocket socket,
                                    DatagramEndpointOptions options)
-    : loop_(loop), socket_(std::move(socket)), options_(options) {
+    : loop_(loop), socket_(std::move(socket)), options_(options), batch_(std::make_unique<Batch>()) {
   if (auto local = sys::local_endpoint(socket_.native_handle())) family_ = local->family();
 }
 
@@ -78,10 +93,10 @@ void DatagramEndpoint::start() {
   if (!open_ || started_) return;
   started_ = true;
   const std::size_t n = options_.receive_batch;
-  receive_memory_.resize(n * options_.max_datagram_size);
-  receive_headers_.resize(n);
-  receive_iov_.resize(n);
-  senders_.resize(n);
+  batch_->receive_memory.resize(n * options_.max_datagram_size);
+  batch_->receive_headers.resize(n);
+  batch_->receive_iov.resize(n);
+  batch_->senders.resize(n);
   arm_receive();
 }
 
@@ -96,20 +111,21 @@ void DatagramEndpoint::handle_readable() {
   draining_ = true;
   const unsigned n = options_.receive_batch;
   const std::size_t size = options_.max_datagram_size;
+  Batch& b = *batch_;
   for (unsigned batch = 0; batch < options_.max_batches_per_wakeup && open_; ++batch) {
     // Rebuilt for every call: the kernel rewrites msg_namelen, msg_flags and msg_len.
     for (unsigned i = 0; i < n; ++i) {
-      receive_iov_[i] = iovec{receive_memory_.data() + i * size, size};
-      msghdr& h = receive_headers_[i].msg_hdr;
+      b.receive_iov[i] = iovec{b.receive_memory.data() + i * size, size};
+      msghdr& h = b.receive_headers[i].msg_hdr;
       h = msghdr{};
-      h.msg_iov = &receive_iov_[i];
+      h.msg_iov = &b.receive_iov[i];
       h.msg_iovlen = 1;
-      h.msg_name = senders_[i].get();
-      h.msg_namelen = sizeof senders_[i].storage;
-      receive_headers_[i].msg_len = 0;
+      h.msg_name = b.senders[i].get();
+      h.msg_namelen = sizeof b.senders[i].storage;
+      b.receive_headers[i].msg_len = 0;
     }
     // MSG_TRUNC: each msg_len is the datagram's real length, so a cut one is seen.
-    auto got = sys::recvmmsg(socket_.native_handle(), receive_headers_.data(), n, MSG_DONTWAIT | MSG_TRUNC);
+    auto got = sys::recvmmsg(socket_.native_handle(), b.receive_headers.data(), n, MSG_DONTWAIT | MSG_TRUNC);
     ++stats_.receive_calls;
     if (!got) {
       if (sys::is_would_block(got.error())) break;
@@ -132,9 +148,9 @@ void DatagramEndpoint::handle_readable() {
 }
 
 void DatagramEndpoint::deliver(std::size_t index) {
-  const mmsghdr& header = receive_headers_[index];
+  const mmsghdr& header = batch_->receive_headers[index];
   const std::size_t size = options_.max_datagram_size;
-  Endpoint& from = senders_[index];
+  Endpoint& from = batch_->senders[index];
   from.length = header.msg_hdr.msg_namelen;
   detail::normalise_sender(from);
   const Address sender = Address::from_endpoint(from, socket_.transport());
@@ -146,7 +162,7 @@ void DatagramEndpoint::deliver(std::size_t index) {
   }
   ++stats_.datagrams_in;
   stats_.bytes_in += real;
-  const std::span<const std::byte> data(receive_memory_.data() + index * size, real);
+  const std::span<const std::byte> data(batch_->receive_memory.data() + index * size, real);
   call(&DatagramEndpoint::on_datagram_, data, sender);
 }
 
@@ -204,16 +220,17 @@ void DatagramEndpoint::flush() {
     flush_timer_.cancel();
   }
   flushing_ = true;
+  Batch& b = *batch_;
   while (open_ && !queue_.empty()) {
     const std::size_t n = std::min<std::size_t>(options_.send_batch, queue_.size());
-    send_headers_.resize(n);
-    send_iov_.resize(n);
+    b.send_headers.resize(n);
+    b.send_iov.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       Outgoing& out = queue_[i];
-      send_iov_[i] = iovec{out.data.data(), out.data.size()};
-      msghdr& h = send_headers_[i].msg_hdr;
+      b.send_iov[i] = iovec{out.data.data(), out.data.size()};
+      msghdr& h = b.send_headers[i].msg_hdr;
       h = msghdr{};
-      h.msg_iov = &send_iov_[i];
+      h.msg_iov = &b.send_iov[i];
       h.msg_iovlen = 1;
       if (out.has_to) {
         h.msg_name = out.to.get();
@@ -221,7 +238,7 @@ void DatagramEndpoint::flush() {
       }
     }
     auto sent =
-        sys::sendmmsg(socket_.native_handle(), send_headers_.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+        sys::sendmmsg(socket_.native_handle(), b.send_headers.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
     ++stats_.send_calls;
     if (!sent || *sent == 0) {
       if (!handle_send_error(sent ? std::make_error_code(std::errc::resource_unavailable_try_again)

@@ -35,7 +35,6 @@
 #pragma once
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <chrono>
 #include <cstddef>
@@ -155,14 +154,10 @@ class DatagramEndpoint : public std::enable_shared_from_this<DatagramEndpoint> {
   bool waiting_ = false;          // for writability (or the stall timer) after EAGAIN
   unsigned stalls_ = 0;           // EAGAINs in a row without a datagram sent
 
-  // Receive batch memory: one buffer, header, iovec and sender slot per datagram.
-  std::vector<std::byte> receive_memory_;
-  std::vector<mmsghdr> receive_headers_;
-  std::vector<iovec> receive_iov_;
-  std::vector<Endpoint> senders_;
-  // Send batch memory, rebuilt for each sendmmsg.
-  std::vector<mmsghdr> send_headers_;
-  std::vector<iovec> send_iov_;
+  // The recvmmsg/sendmmsg arrays (and the receive buffers they point into): kernel
+  // structures, so they live in the .cpp. Never null; kept after close().
+  struct Batch;
+  std::unique_ptr<Batch> batch_;
 
   std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;
