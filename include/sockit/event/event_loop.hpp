@@ -161,8 +161,6 @@ class EventLoop {
   // open until the IoHandle is destroyed). The descriptor must be non-blocking.
   [[nodiscard]] Result<IoHandle> watch(int fd);
 
-  LoopCore& core() { return *core_; }  // internal
-
  private:
   explicit EventLoop(std::unique_ptr<LoopCore> core);
   std::unique_ptr<LoopCore> core_;
