@@ -74,12 +74,6 @@ void LoopCore::assert_loop_thread_or_stopped() const {
          "sockit: loop-thread-only method called from another thread while the loop runs");
 }
 
-LoopStats LoopCore::stats() const {
-  LoopStats s = stats_;
-  s.registered = live_slots_;
-  return s;
-}
-
 // --- running -------------------------------------------------------------------------
 
 std::optional<std::chrono::nanoseconds> LoopCore::wait_budget(std::optional<std::chrono::nanoseconds> max_wait) {
@@ -93,9 +87,9 @@ Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
   assert_loop_thread();
   // Nested turns (run_once from a callback) keep the outer turn's flag.
   const bool outermost = !running_.exchange(true, std::memory_order_acq_rel);
-  ++stats_.turns;
+  counters_.turns.add();
   Status result = engine_->wait(wait_budget(max_wait));
-  if (result) stats_.timers_fired += timers_.run_due(TimerQueue::Clock::now());
+  if (result) counters_.timers_fired.add(timers_.run_due(TimerQueue::Clock::now()));
   if (outermost) running_.store(false, std::memory_order_release);
   return result;
 }
@@ -136,7 +130,7 @@ void LoopCore::drain_posted() {
   }
   for (Task& task : batch) {
     task();
-    ++stats_.tasks_run;
+    counters_.tasks_run.add();
   }
 }
 
@@ -216,7 +210,7 @@ SlotRef LoopCore::allocate_slot(int fd) {
   s.in_use = true;
   struct stat st {};
   s.is_socket = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-  ++live_slots_;
+  counters_.registered.add();
   return {index, generation};
 }
 
@@ -247,7 +241,7 @@ void LoopCore::free_slot(SlotRef ref) {
   *s = Slot{};
   s->generation = next_generation;
   free_slots_.push_back(ref.index);
-  --live_slots_;
+  counters_.registered.sub();
 }
 
 void LoopCore::start_accept(SlotRef ref, AcceptFn fn) {

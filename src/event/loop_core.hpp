@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "event/engine.hpp"
+#include "event/loop_counters.hpp"
 #include "event/timer_queue.hpp"
 #include "sockit/event/event_loop.hpp"
 #include "sockit/event/io_handle.hpp"
@@ -38,7 +39,7 @@ class LoopCore {
 
   // --- used by EventLoop ------------------------------------------------------------
   [[nodiscard]] const BackendInfo& backend() const { return engine_->info(); }
-  [[nodiscard]] LoopStats stats() const;
+  [[nodiscard]] LoopStats stats() const { return counters_.snapshot(); }  // any thread
   Status run_once(std::optional<std::chrono::nanoseconds> max_wait);
   void run();
   void stop();                // any thread
@@ -69,8 +70,7 @@ class LoopCore {
   bool complete_receive(SlotRef ref, Result<std::span<const std::byte>> result);
   bool complete_send(SlotRef ref, Result<std::size_t> result);
   bool complete_connect(SlotRef ref, Status result);
-  void count_wait() { ++stats_.syscalls_wait; }
-  LoopStats& engine_counters() { return stats_; }  // the zero-copy counters (io_uring)
+  LoopCounters& counters() { return counters_; }
 
   // Debug-build check for loop-thread-only methods.
   void assert_loop_thread() const;
@@ -90,7 +90,6 @@ class LoopCore {
   std::unique_ptr<Engine> engine_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
-  std::size_t live_slots_ = 0;
 
   TimerQueue timers_;
 
@@ -109,7 +108,7 @@ class LoopCore {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};  // inside run() or run_once(), on owner_'s thread
   std::atomic<std::thread::id> owner_{std::this_thread::get_id()};
-  LoopStats stats_;
+  LoopCounters counters_;  // LoopCounters::registered counts the live slots
 };
 
 }  // namespace sockit::event

@@ -14,6 +14,10 @@ namespace {
 
 constexpr unsigned kMaxBuffers = 32768;  // the kernel's limit on ring entries
 
+// Kernel UAPI newer than liburing 2.3's headers: io_uring_buf_reg's flags (the
+// field liburing 2.3 calls `pad`) and the completion flag that goes with it.
+constexpr std::uint16_t kPbufRingIncremental = 2;  // IOU_PBUF_RING_INC (6.12)
+
 void* map_anonymous(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
@@ -22,7 +26,7 @@ void* map_anonymous(std::size_t bytes) {
 }  // namespace
 
 Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring& ring, std::uint16_t group, unsigned count,
-                                                       std::size_t size) {
+                                                       std::size_t size, bool incremental) {
   if (count == 0 || count > kMaxBuffers || size == 0 || size > UINT32_MAX)
     return fail(errc::invalid_argument);
   std::unique_ptr<BufferRing> self(new BufferRing());
@@ -49,7 +53,15 @@ Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring& ring, std::uint
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(self->ring_);
   reg.ring_entries = entries;
   reg.bgid = group;
-  if (int r = io_uring_register_buf_ring(&ring, &reg, 0); r < 0) return fail(sys::error_from_errno(-r));
+  reg.pad = incremental ? kPbufRingIncremental : 0;
+  int r = io_uring_register_buf_ring(&ring, &reg, 0);
+  if (r == -EINVAL && incremental) {  // a kernel before 6.12: whole buffers
+    reg.pad = 0;
+    r = io_uring_register_buf_ring(&ring, &reg, 0);
+  }
+  if (r < 0) return fail(sys::error_from_errno(-r));
+  self->incremental_ = reg.pad != 0;
+  if (self->incremental_) self->offsets_ = std::make_unique<std::uint32_t[]>(count);
 
   for (unsigned id = 0; id < count; ++id) {
     io_uring_buf_ring_add(self->ring_, self->buffers_ + std::size_t{id} * size, static_cast<unsigned>(size),
@@ -67,7 +79,23 @@ BufferRing::~BufferRing() {
 
 std::span<const std::byte> BufferRing::bytes(std::uint16_t id, std::size_t length) const {
   if (id >= count_) return {};
-  return {buffers_ + std::size_t{id} * size_, std::min(length, size_)};
+  const std::size_t offset = incremental_ ? offsets_[id] : 0;
+  return {buffers_ + std::size_t{id} * size_ + offset, std::min(length, size_ - offset)};
+}
+
+void BufferRing::release(std::uint16_t id, std::size_t length, bool kernel_keeps) {
+  if (id >= count_) return;
+  if (!incremental_) return recycle(id);
+  if (kernel_keeps) {
+    offsets_[id] = static_cast<std::uint32_t>(std::min(size_, offsets_[id] + length));
+    return;
+  }
+  // The kernel moved past the buffer only if these bytes reached its end; a
+  // completion that consumed nothing (it should carry no buffer) proves nothing, and
+  // re-adding a buffer the kernel still holds would hand it out twice.
+  if (length == 0) return;
+  offsets_[id] = 0;
+  recycle(id);
 }
 
 void BufferRing::recycle(std::uint16_t id) {

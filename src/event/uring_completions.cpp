@@ -28,6 +28,10 @@ bool has_buffer(const io_uring_cqe& cqe) { return (cqe.flags & IORING_CQE_F_BUFF
 std::uint16_t buffer_id(const io_uring_cqe& cqe) {
   return static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
 }
+// Kernel UAPI newer than liburing 2.3's headers (6.12): the buffer was consumed
+// incrementally and the kernel keeps using the rest of it.
+constexpr std::uint32_t kCqeBufferMore = 1U << 4;  // IORING_CQE_F_BUF_MORE
+bool buffer_more(const io_uring_cqe& cqe) { return (cqe.flags & kCqeBufferMore) != 0; }
 std::error_code error_of(const io_uring_cqe& cqe) { return sys::error_from_errno(-cqe.res); }
 
 }  // namespace
@@ -50,7 +54,7 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
     io_uring_cqe* first = nullptr;
     r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
   }
-  core_.count_wait();
+  core_.counters().syscalls_wait.add();
   // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: the CQ is backed up
   // (reaping below is the cure).
   if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
@@ -61,6 +65,9 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   harvest_into(batch);
   // Stashed bytes were read before anything in this batch.
   for (SlotRef ref : std::exchange(resumed_, {})) flush_stash(ref);
+  LoopCounters& counters = core_.counters();
+  counters.events.add(batch.size());
+  if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) counters.cq_overflow.add();
   for (const io_uring_cqe& cqe : batch) dispatch(cqe);
   batch_ = std::move(batch);  // keeps its capacity for the next turn
   return {};
@@ -111,7 +118,7 @@ void UringEngine::dispatch(const io_uring_cqe& cqe) {
 
 void UringEngine::drop_stale(const io_uring_cqe& cqe, const UringUserData& ud, bool final) {
   if (!ud.poll) {
-    if (has_buffer(cqe) && buffers_) buffers_->recycle(buffer_id(cqe));
+    if (has_buffer(cqe) && buffers_) release_buffer(cqe);
     // A connection accepted for a listener that is gone: nobody will own it.
     if (ud.op == UringOp::kAccept && cqe.res >= 0) Fd(cqe.res).reset();
   }
@@ -146,10 +153,11 @@ void UringEngine::on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe
     if (alive) reconcile(ref);
     return;
   }
+  if (cqe.res == -ENOBUFS) core_.counters().buffer_ring_empty.add();
   if (poll || cqe.res == -ECANCELED || cqe.res == -ENOBUFS) {
     // A poll saying "readable", our own cancellation, or the buffer ring ran dry
     // (the buffers come back as this batch's callbacks return): re-arm, no error.
-    if (has_buffer(cqe)) buffers_->recycle(buffer_id(cqe));
+    if (has_buffer(cqe)) release_buffer(cqe);
     reconcile(ref);
     return;
   }
@@ -171,8 +179,12 @@ void UringEngine::on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe
   }
   const bool alive = deliver_receive(ref, std::move(result));
   // Only now, after the callback, may the kernel reuse the buffer.
-  if (has_buffer(cqe)) buffers_->recycle(buffer_id(cqe));
+  if (has_buffer(cqe)) release_buffer(cqe);
   if (alive) reconcile(ref);
+}
+
+void UringEngine::release_buffer(const io_uring_cqe& cqe) {
+  buffers_->release(buffer_id(cqe), static_cast<std::size_t>(std::max(cqe.res, 0)), buffer_more(cqe));
 }
 
 bool UringEngine::deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result) {
@@ -226,15 +238,15 @@ std::optional<int> UringEngine::zero_copy_result(SlotState& st, OpMemory& m, con
   const int result = notification && m.zc_result_seen ? m.zc_result : cqe.res;
   m.zc_in_flight = false;
   m.owner.reset();
-  LoopStats& counters = core_.engine_counters();
+  LoopCounters& counters = core_.counters();
   if (result == -EOPNOTSUPP) {
-    ++counters.zc_refused;  // e.g. a Unix socket: this slot sends plainly from now on
+    counters.zc_refused.add();  // e.g. a Unix socket: this slot sends plainly from now on
     st.zc_off = true;
     return result;
   }
-  ++counters.zc_sends;
+  counters.zc_sends.add();
   if (notification && (static_cast<std::uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) != 0 && result > 0) {
-    ++counters.zc_copied;
+    counters.zc_copied.add();
     if (zc_adaptive_) st.zc_off = true;  // zero copy costs here and saves nothing
   }
   return result;

@@ -48,14 +48,14 @@ Status UringEngine::init(const LoopOptions& options) {
   info_.completion_based = true;
   std::vector<std::string> setup_features;
   std::vector<std::string> setup_fallbacks;
-  if (int r = uring_init_ring(ring_, options.io_uring_entries, setup_features, setup_fallbacks); r < 0) {
+  if (int r = uring_init_ring(ring_, options.io_uring_entries, options.io_uring_cq_entries, setup_features, setup_fallbacks); r < 0) {
     return fail(sys::error_from_errno(-r));
   }
   ring_live_ = true;
 
   if (features_.provided_buffers) {
-    auto ring =
-        BufferRing::create(ring_, kBufferGroup, options.receive_buffer_count, options.receive_buffer_size);
+    auto ring = BufferRing::create(ring_, kBufferGroup, options.receive_buffer_count, options.receive_buffer_size,
+                                   features_.incremental_buffers);
     if (ring) {
       buffers_ = std::move(*ring);
     } else {
@@ -70,6 +70,14 @@ Status UringEngine::init(const LoopOptions& options) {
     }
   }
   if (features_.provided_buffers) info_.features.emplace_back(kFeatureProvidedBuffers);
+  if (buffers_ && buffers_->incremental()) {
+    info_.features.emplace_back(kFeatureIncrementalBuffers);
+  } else if (buffers_) {
+    features_.fallbacks.push_back(std::string(kFeatureIncrementalBuffers) +
+                                  (features_.incremental_buffers ? ": refused by the kernel (before 6.12)"
+                                                                 : ": disabled for testing") +
+                                  ": every receive takes a whole buffer");
+  }
   if (features_.multishot_accept) info_.features.emplace_back(kFeatureMultishotAccept);
   if (features_.multishot_recv) info_.features.emplace_back(kFeatureMultishotRecv);
   if (features_.cqe_skip) info_.features.emplace_back("cqe-skip-success");
@@ -225,6 +233,7 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
       break;
     case UringOp::kReceive:
       prep_receive(sqe, slot, st);
+      core_.counters().receives_armed.add();
       break;
     case UringOp::kSend:
       prep_send(sqe, slot, st);

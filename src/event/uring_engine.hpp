@@ -205,6 +205,7 @@ class UringEngine final : public Engine {
   void on_send(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
   [[nodiscard]] std::optional<int> zero_copy_result(SlotState& st, OpMemory& m, const io_uring_cqe& cqe);
   void on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
+  void release_buffer(const io_uring_cqe& cqe);
   bool deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result);
   void flush_stash(SlotRef ref);
   void drain_for_exit();

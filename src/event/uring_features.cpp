@@ -98,7 +98,8 @@ std::string try_multishot_recv(io_uring& ring, BufferRing& buffers) {
   io_uring_cqe cqe{};
   if (!next_completion(ring, cqe)) return "no completion within a second";
   if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
-    buffers.recycle(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+    buffers.release(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT),
+                    static_cast<std::size_t>(std::max(cqe.res, 0)), /*kernel_keeps=*/false);
   }
   if (cqe.res < 0) return "kernel rejects IORING_RECV_MULTISHOT (" + message(cqe.res) + ")";
   if ((cqe.flags & IORING_CQE_F_MORE) == 0) return "completion without IORING_CQE_F_MORE";
@@ -190,7 +191,7 @@ UringFeatures probe() {
   f.refused_errno = 0;
   f.cqe_skip = (ring.features & IORING_FEAT_CQE_SKIP) != 0;
 
-  if (auto b = BufferRing::create(ring, 0, 1, 64); b) {
+  if (auto b = BufferRing::create(ring, 0, 1, 64, /*incremental=*/false); b) {
     buffers = std::move(*b);
     f.provided_buffers = true;
   } else {
@@ -249,12 +250,13 @@ UringFeatures uring_effective_features() {
     if (name == kFeatureMultishotRecv)
       disable(f.multishot_recv, kFeatureMultishotRecv, "disabled for testing");
     if (name == kFeatureSendZc) disable(f.send_zc, kFeatureSendZc, "disabled for testing");
+    if (name == kFeatureIncrementalBuffers) f.incremental_buffers = false;  // the engine says why
   }
   if (!f.provided_buffers) disable(f.multishot_recv, kFeatureMultishotRecv, "needs provided buffers");
   return f;
 }
 
-int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& features,
+int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::vector<std::string>& features,
                     std::vector<std::string>& fallbacks) {
   // Newest first: on EINVAL the newest flag still asked for is dropped, since a
   // kernel that lacks one flag lacks every flag added after it.
@@ -267,8 +269,8 @@ int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& 
       {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop-taskrun"},  // 5.19
       // One bad request does not hold back the rest of the batch.
       {IORING_SETUP_SUBMIT_ALL, "submit-all"},  // 5.18
-      // Multishot operations post many completions per request: a CQ ring four
-      // times the SQ keeps them out of the kernel's slower overflow list.
+      // Multishot operations post many completions per request: a CQ ring much
+      // larger than the SQ keeps them out of the kernel's slower overflow list.
       {IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP, "large-cq"},  // 5.5
   };
   unsigned wanted = 0;
@@ -277,7 +279,7 @@ int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& 
     io_uring_params params{};
     params.flags = wanted;
     if ((wanted & IORING_SETUP_CQSIZE) != 0)
-      params.cq_entries = entries <= (1u << 24) ? entries * 4 : entries;
+      params.cq_entries = std::max(cq_entries, entries <= (1u << 24) ? entries * 4 : entries);
     const int r = io_uring_queue_init_params(entries, &ring, &params);
     if (r == 0) break;
     const auto next = std::find_if(std::begin(kOptional), std::end(kOptional),

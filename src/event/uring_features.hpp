@@ -35,6 +35,9 @@ struct UringFeatures {
   bool multishot_recv = false;         // IORING_RECV_MULTISHOT (6.0), needs provided buffers
   bool cqe_skip = false;               // IOSQE_CQE_SKIP_SUCCESS, used on cancel requests (5.17)
   bool send_zc = false;                // IORING_OP_SEND_ZC / SENDMSG_ZC with usage reports (6.2)
+  // Asked for when the buffer ring is registered (IOU_PBUF_RING_INC, 6.12), which
+  // falls back by itself; false only when disabled for testing.
+  bool incremental_buffers = true;
   std::vector<std::string> fallbacks;  // "feature: reason" for each one missing
 };
 
@@ -46,6 +49,7 @@ inline constexpr const char* kFeatureProvidedBuffers = "provided-buffers";
 inline constexpr const char* kFeatureMultishotAccept = "multishot-accept";
 inline constexpr const char* kFeatureMultishotRecv = "multishot-recv";
 inline constexpr const char* kFeatureSendZc = "send-zc";
+inline constexpr const char* kFeatureIncrementalBuffers = "incremental-buffers";
 
 // Newer than liburing 2.3's headers (Debian 12); kernel UAPI values since 6.2.
 #ifndef IORING_SEND_ZC_REPORT_USAGE
@@ -62,11 +66,12 @@ void uring_disable_features_for_testing(std::vector<std::string> names);
 // The probed features minus any disabled for testing.
 UringFeatures uring_effective_features();
 
-// Creates `ring` with `entries` submission entries, asking for the setup flags that
+// Creates `ring` with `entries` submission entries (and `cq_entries` completion
+// entries, at least 4 x entries, clamped to the kernel's limit), asking for the setup flags that
 // help a single-threaded loop and dropping each one the kernel refuses. Returns
 // 0 or -errno; `fallbacks` gets "flag: reason" for each flag dropped, `features`
 // the ones kept.
-int uring_init_ring(io_uring& ring, unsigned entries, std::vector<std::string>& features,
+int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::vector<std::string>& features,
                     std::vector<std::string>& fallbacks);
 
 }  // namespace sockit::event

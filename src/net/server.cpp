@@ -424,6 +424,7 @@ ServerStats Server::stats() const {
     s.bytes_out += load(w->traffic.bytes_out);
     s.messages_in += load(w->traffic.messages_in);
     s.messages_out += load(w->traffic.messages_out);
+    s.loops += w->loop->stats();
   }
   return s;
 }

@@ -175,6 +175,7 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
                 /*datagram=*/false);
   print_final_details(stats, backend, args.threads);
   print_backend_fallbacks(fallbacks);
+  print_engine_line("sockit:   engine:", stats.loops);
   return kExitOk;
 }
 

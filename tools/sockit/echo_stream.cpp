@@ -63,7 +63,19 @@ void print_stats_line(const net::ServerStats& s) {
              "{} in, {} out, {} closed on protocol error\n",
              s.active, s.accepted, refused, s.shed_no_descriptors, s.bytes_in, s.bytes_out,
              plural(s.messages_in, "message"), plural(s.messages_out, "message"), s.closed_by_protocol_error);
+  print_engine_line("sockit: engine:", s.loops);
   std::fflush(stderr);
+}
+
+// What the event loops did to carry the traffic: the figures to look at when the
+// server is slower than expected (few events per wait means a wake-up per message;
+// receive re-arms and an empty buffer ring are io_uring's extra work).
+void print_engine_line(std::string_view prefix, const event::LoopStats& l) {
+  const double per_wait =
+      l.syscalls_wait == 0 ? 0.0 : static_cast<double>(l.events) / static_cast<double>(l.syscalls_wait);
+  fmt::print(stderr,
+             "{} {} waits, {:.1f} events per wait, {} receives armed, {} buffer-ring empty, {} CQ overflow\n",
+             prefix, l.syscalls_wait, per_wait, l.receives_armed, l.buffer_ring_empty, l.cq_overflow);
 }
 
 void print_final_details(const net::ServerStats& s, const std::string& backend, unsigned threads) {

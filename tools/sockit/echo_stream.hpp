@@ -38,6 +38,9 @@ inline constexpr std::size_t kEchoHighWaterBytes = 1u << 20;
 
 // "sockit: stats: ..." (one line, flushed), for --stats-interval.
 void print_stats_line(const net::ServerStats& stats);
+// One line of the worker loops' counters (waits, events per wait, io_uring receive
+// re-arms, empty buffer ring, CQ overflow) after `prefix`.
+void print_engine_line(std::string_view prefix, const event::LoopStats& loops);
 // The lines after the one-line summary: backend, refusals, closes, messages.
 void print_final_details(const net::ServerStats& stats, const std::string& backend, unsigned threads);
 

@@ -102,6 +102,9 @@ struct ServerStats {
   std::uint64_t bytes_out = 0;
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;
+  // The worker loops' counters, summed (events per wait, io_uring receive re-arms
+  // and empty buffer rings): what the engine did to carry the traffic.
+  event::LoopStats loops;
 };
 
 class Server {
