@@ -1,4 +1,4 @@
-#include "core/address_parse.hpp"
+#include "address_parse.hpp"
 
 #include <arpa/inet.h>
 #include <net/if.h>

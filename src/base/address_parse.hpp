@@ -2,7 +2,8 @@
 //
 // Kept apart from address.cpp because this is the part whose job is to reject
 // every malformed string with the precise errc, without touching the network;
-// address.cpp is the part that talks to the kernel and to getaddrinfo.
+// address.cpp turns addresses into kernel ones and back, and
+// core/address_resolve.cpp is the part that talks to getaddrinfo.
 //
 // Thread safety: pure functions; any thread.
 #pragma once
