@@ -225,12 +225,6 @@ Result<IoHandle> LoopCore::watch(int fd) {
   return IoHandle(this, ref.index, ref.generation, fd);
 }
 
-Slot* LoopCore::slot(SlotRef ref) {
-  if (ref.index >= slots_.size()) return nullptr;
-  Slot& s = slots_[ref.index];
-  return s.in_use && s.generation == ref.generation ? &s : nullptr;
-}
-
 void LoopCore::free_slot(SlotRef ref) {
   assert_loop_thread_or_stopped();
   Slot* s = slot(ref);
@@ -255,7 +249,7 @@ void LoopCore::start_accept(SlotRef ref, AcceptFn fn) {
 void LoopCore::start_receive(SlotRef ref, ReceiveFn fn) {
   assert_loop_thread();
   if (Slot* s = slot(ref)) {
-    s->receive_fn = std::move(fn);
+    s->receive_fn = fn ? std::make_unique<ReceiveFn>(std::move(fn)) : nullptr;
     engine_->update(ref, *s);
   }
 }
@@ -312,8 +306,8 @@ bool LoopCore::complete_receive(SlotRef ref, Result<std::span<const std::byte>> 
   Slot* s = slot(ref);
   if (s == nullptr || !s->receive_fn) return s != nullptr;
   const bool final = !result || result->empty();  // error or end of stream ends the receive
-  ReceiveFn fn = std::move(s->receive_fn);
-  fn(std::move(result));
+  std::unique_ptr<ReceiveFn> fn = std::move(s->receive_fn);
+  (*fn)(std::move(result));
   s = slot(ref);
   if (s == nullptr) return false;
   if (final) {

@@ -64,7 +64,12 @@ class LoopCore {
 
   // --- used by engines -----------------------------------------------------------------
   // The slot for `ref`, or nullptr if it was freed since.
-  Slot* slot(SlotRef ref);
+  // Inline: several lookups per message on every backend.
+  Slot* slot(SlotRef ref) {
+    if (ref.index >= slots_.size()) return nullptr;
+    Slot& s = slots_[ref.index];
+    return s.in_use && s.generation == ref.generation ? &s : nullptr;
+  }
   // Each returns true if the slot is still alive afterwards.
   bool complete_accept(SlotRef ref, Result<Fd> result);
   bool complete_receive(SlotRef ref, Result<std::span<const std::byte>> result);

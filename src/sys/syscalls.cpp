@@ -1,6 +1,7 @@
 #include "sys/syscalls.hpp"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,19 @@
 
 namespace sockit::sys {
 namespace {
+
+// The calls that move bytes go through syscall(2), not glibc's wrappers: those
+// are pthread cancellation points, and switching asynchronous cancellation on
+// and off around every call cost about 115 instructions per echoed message
+// (callgrind, sockit echo on epoll: 12% of its user-space instructions). sockit
+// never relies on cancellation (its waits end by deadlines), so its transfers
+// are not cancellation points. Same -1/errno convention as the wrappers.
+ssize_t raw_recv(int fd, void* data, std::size_t size, int flags) {
+  return ::syscall(SYS_recvfrom, fd, data, size, flags, nullptr, nullptr);
+}
+ssize_t raw_send(int fd, const void* data, std::size_t size, int flags) {
+  return ::syscall(SYS_sendto, fd, data, size, flags, nullptr, 0);
+}
 
 // Runs a syscall that returns -1/errno, retrying EINTR.
 template <typename Call>
@@ -66,7 +80,7 @@ Status connect(int fd, const Endpoint& endpoint) {
 }
 
 Result<std::size_t> send(int fd, const void* data, std::size_t size, int flags) {
-  return size_or_error(retry_eintr([&] { return ::send(fd, data, size, flags | MSG_NOSIGNAL); }));
+  return size_or_error(retry_eintr([&] { return raw_send(fd, data, size, flags | MSG_NOSIGNAL); }));
 }
 
 Result<std::size_t> send_to(int fd, const void* data, std::size_t size, int flags, const Endpoint* to) {
@@ -77,19 +91,19 @@ Result<std::size_t> send_to(int fd, const void* data, std::size_t size, int flag
 }
 
 Result<std::size_t> recv(int fd, void* data, std::size_t size, int flags) {
-  return size_or_error(retry_eintr([&] { return ::recv(fd, data, size, flags); }));
+  return size_or_error(retry_eintr([&] { return raw_recv(fd, data, size, flags); }));
 }
 
 Result<std::size_t> sendmsg(int fd, const msghdr& message, int flags) {
-  return size_or_error(retry_eintr([&] { return ::sendmsg(fd, &message, flags | MSG_NOSIGNAL); }));
+  return size_or_error(retry_eintr([&] { return ::syscall(SYS_sendmsg, fd, &message, flags | MSG_NOSIGNAL); }));
 }
 
 Result<std::size_t> read(int fd, void* data, std::size_t size) {
-  return size_or_error(retry_eintr([&] { return ::read(fd, data, size); }));
+  return size_or_error(retry_eintr([&] { return ::syscall(SYS_read, fd, data, size); }));
 }
 
 Result<std::size_t> recvmsg(int fd, msghdr& message, int flags) {
-  return size_or_error(retry_eintr([&] { return ::recvmsg(fd, &message, flags); }));
+  return size_or_error(retry_eintr([&] { return ::syscall(SYS_recvmsg, fd, &message, flags); }));
 }
 
 Result<std::size_t> sendmmsg(int fd, mmsghdr* messages, unsigned count, int flags) {

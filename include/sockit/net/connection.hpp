@@ -90,6 +90,9 @@ namespace sockit::net {
 // Running totals that many connections add to, readable from any thread while
 // they run (a Server keeps one per worker, so its stats include live traffic).
 // Relaxed atomics: each total is exact on its own, a snapshot of all four is not.
+// One writer: every connection that adds to one TrafficTotals must run on the same
+// loop (the loop thread adds with a plain load and store, which two writers would
+// race on); give each loop its own and sum them when reading, as Server does.
 // The fields mean what ConnectionStats' do (below): messages_out is messages
 // queued for sending, not messages written.
 struct TrafficTotals {
@@ -181,6 +184,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Record mode.
   enum class RecordStep : std::uint8_t { delivered, again, ended };
   Status send_record(std::span<const std::byte> message);
+  Status send_raw_now(std::span<const std::byte> message);
   void flush_records(bool in_callback);
   void wait_for_records();
   void handle_records_readable(Status ready);
@@ -189,8 +193,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RecordStep handle_zero_read();
   void handle_end_of_stream();
   void finish(std::error_code reason);
+  // Only this connection's loop thread writes its totals (see TrafficTotals), so a
+  // relaxed load and store do: no locked read-modify-write four times a message.
   void add_to_totals(std::atomic<std::uint64_t> TrafficTotals::*total, std::uint64_t n) {
-    if (options_.totals) (options_.totals->*total).fetch_add(n, std::memory_order_relaxed);
+    if (options_.totals) {
+      std::atomic<std::uint64_t>& t = options_.totals->*total;
+      t.store(t.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
   }
 
   event::EventLoop& loop_;
