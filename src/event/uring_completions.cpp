@@ -43,20 +43,36 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   // Stashed bytes of a resumed receive are ready now: don't block.
   if (!resumed_.empty()) timeout = nanoseconds::zero();
 
-  // One io_uring_enter submits the turn's batch and waits for completions.
-  int r;
-  if (timeout && *timeout <= nanoseconds::zero()) {
-    r = io_uring_submit_and_get_events(&ring_);
-  } else if (!timeout) {
-    r = io_uring_submit_and_wait(&ring_, 1);
-  } else {
-    __kernel_timespec ts = to_timespec(*timeout);
-    io_uring_cqe* first = nullptr;
-    r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+  if (!enabled_) {
+    if (auto s = enable_on_this_thread(); !s) return s;
   }
-  core_.counters().syscalls_wait.add();
-  // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: the CQ is backed up
-  // (reaping below is the cure).
+  // One io_uring_enter submits the turn's batch and waits for completions. The
+  // Poller contract's EINTR rule holds here too: an interrupted wait with nothing
+  // to deliver waits again for the time left, so a signal never ends a turn early.
+  const auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
+  int r;
+  for (;;) {
+    if (timeout && *timeout <= nanoseconds::zero()) {
+      r = io_uring_submit_and_get_events(&ring_);
+    } else if (!timeout) {
+      r = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts = to_timespec(*timeout);
+      io_uring_cqe* first = nullptr;
+      r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    }
+    core_.counters().syscalls_wait.add();
+    // A signal ends the enter with EINTR, or, if it submitted requests first, with
+    // their count: either way, nothing to deliver and time left means wait again.
+    if (io_uring_cq_ready(&ring_) > 0 || (r < 0 && r != -EINTR)) break;
+    if (timeout && *timeout <= nanoseconds::zero()) break;
+    if (deadline) {
+      timeout = std::max(nanoseconds::zero(), *deadline - std::chrono::steady_clock::now());
+      if (*timeout == nanoseconds::zero()) break;
+    }
+  }
+  // ETIME: the timeout passed; EINTR: a signal at the deadline; EBUSY/EAGAIN: the
+  // CQ is backed up (reaping below is the cure).
   if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
     return fail(sys::error_from_errno(-r));
 

@@ -4,6 +4,8 @@
 #include "event/uring_engine.hpp"
 
 #include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -48,10 +50,14 @@ Status UringEngine::init(const LoopOptions& options) {
   info_.completion_based = true;
   std::vector<std::string> setup_features;
   std::vector<std::string> setup_fallbacks;
-  if (int r = uring_init_ring(ring_, options.io_uring_entries, options.io_uring_cq_entries, setup_features, setup_fallbacks); r < 0) {
+  if (int r = uring_init_ring(ring_, options.io_uring_entries, options.io_uring_cq_entries, options.io_uring_single_thread,
+                              setup_features, setup_fallbacks); r < 0) {
     return fail(sys::error_from_errno(-r));
   }
   ring_live_ = true;
+  // Created disabled: enabled (and bound to its thread) by the first wait().
+  single_issuer_ = (ring_.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+  enabled_ = (ring_.flags & IORING_SETUP_R_DISABLED) == 0;
 
   if (features_.provided_buffers) {
     auto ring = BufferRing::create(ring_, kBufferGroup, options.receive_buffer_count, options.receive_buffer_size,
@@ -99,7 +105,11 @@ UringEngine::~UringEngine() {
   if (!ring_live_) return;
   // Every request must be finished before the buffers it may write into are
   // unmapped; cancelling and reaping them (bounded) makes the teardown quiet.
-  drain_for_exit();
+  // A single-issuer ring can only be entered from its own thread: from any other
+  // (a server destroying its stopped loops), io_uring_queue_exit cancels what is
+  // in flight, and the buffer ring's mappings outlive the registration (see
+  // uring_buffer_ring.hpp).
+  if (may_submit()) drain_for_exit();
   io_uring_queue_exit(&ring_);
 }
 
@@ -149,7 +159,7 @@ void UringEngine::remove(SlotRef ref, Slot&) {
   // bound) until the next turn submitted the cancellation. Closing must be prompt,
   // so the cancellations go now: one extra io_uring_enter per close of a busy
   // handle, the one exception to a single enter per turn.
-  if (cancelled) io_uring_submit(&ring_);
+  if (cancelled && may_submit()) io_uring_submit(&ring_);
 }
 
 void UringEngine::update(SlotRef ref, Slot& slot) {
@@ -190,7 +200,7 @@ void UringEngine::sync(SlotRef ref, Slot& slot, SlotState& st) {
     // 131 chunks (8 MiB) in the server's never-reading-client test. Submitted now,
     // only what the kernel completed before the pause is stashed. Pauses are rare
     // (a queue crossing its high-water mark), so the extra enter is cheap.
-    io_uring_submit(&ring_);
+    if (may_submit()) io_uring_submit(&ring_);
   }
 
   // Send and connect are single-shot and are never withdrawn (only remove() does).
@@ -204,13 +214,30 @@ void UringEngine::sync(SlotRef ref, Slot& slot, SlotState& st) {
 
 io_uring_sqe* UringEngine::next_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) {
+  if (sqe == nullptr && may_submit()) {
     // The SQ is full: hand this batch to the kernel now (no completions are reaped,
     // so no callback can run) and take a fresh entry.
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
+}
+
+bool UringEngine::may_submit() const {
+  return !single_issuer_ || (enabled_ && issuer_ == std::this_thread::get_id());
+}
+
+Status UringEngine::enable_on_this_thread() {
+  // liburing 2.3 declares io_uring_enable_rings but does not export it.
+  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
+    return fail(sys::last_error());
+  enabled_ = true;
+  issuer_ = std::this_thread::get_id();
+  // Registered ring descriptors are per thread, so only a ring bound to this
+  // thread may use one: each enter then skips the kernel's file lookup. A refusal
+  // (before 5.18) costs only that.
+  (void)io_uring_register_ring_fd(&ring_);
+  return {};
 }
 
 void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {

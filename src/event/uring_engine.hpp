@@ -82,6 +82,7 @@
 #include <optional>
 #include <span>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -188,6 +189,10 @@ class UringEngine final : public Engine {
   void sync(SlotRef ref, Slot& slot, SlotState& st);
   void reconcile(SlotRef ref);
   io_uring_sqe* next_sqe();
+  // False on a single-issuer ring from any thread but its own (or before it is
+  // enabled): the request waits in the SQ for the next wait().
+  [[nodiscard]] bool may_submit() const;
+  Status enable_on_this_thread();
   void arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op);
   void arm_poll(SlotRef ref, int fd, SlotState& st, UringOp op, unsigned events);
   void prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st);
@@ -220,6 +225,9 @@ class UringEngine final : public Engine {
   std::unique_ptr<BufferRing> buffers_;  // unmapped after io_uring_queue_exit (see the destructor)
   io_uring ring_{};
   bool ring_live_ = false;
+  bool single_issuer_ = false;  // LoopOptions::io_uring_single_thread, granted
+  bool enabled_ = true;         // false until a single-issuer ring's first wait()
+  std::thread::id issuer_;
 
   std::deque<SlotState> states_;  // by slot index; a deque so references survive growth
   std::unordered_map<std::uint64_t, std::shared_ptr<OpMemory>> orphans_;  // removed slots' requests

@@ -256,8 +256,8 @@ UringFeatures uring_effective_features() {
   return f;
 }
 
-int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::vector<std::string>& features,
-                    std::vector<std::string>& fallbacks) {
+int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, bool single_issuer,
+                    std::vector<std::string>& features, std::vector<std::string>& fallbacks) {
   // Newest first: on EINVAL the newest flag still asked for is dropped, since a
   // kernel that lacks one flag lacks every flag added after it.
   struct Optional {
@@ -265,6 +265,12 @@ int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::
     const char* name;
   };
   static constexpr Optional kOptional[] = {
+      // One thread submits and reaps (6.1): task work waits for the loop's next
+      // enter instead of interrupting it, and the kernel skips the locking that
+      // several submitters need. R_DISABLED: the ring binds to its thread only when
+      // enabled, at the loop's first wait, so it may be created on another one.
+      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+       "single-issuer+defer-taskrun"},
       // Task work runs when the loop enters the kernel anyway, not by interrupting it.
       {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop-taskrun"},  // 5.19
       // One bad request does not hold back the rest of the batch.
@@ -275,6 +281,7 @@ int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::
   };
   unsigned wanted = 0;
   for (const Optional& o : kOptional) wanted |= o.flags;
+  if (!single_issuer) wanted &= ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED);
   for (;;) {
     io_uring_params params{};
     params.flags = wanted;
@@ -291,11 +298,14 @@ int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::
   for (const Optional& o : kOptional) {
     if ((wanted & o.flags) != 0) features.emplace_back(o.name);
   }
-  // SINGLE_ISSUER and DEFER_TASKRUN bind the ring to the task that first submits,
-  // and io_uring_enter from any other thread then fails with EEXIST. EventLoop lets
-  // run() hand the loop to another thread, so the ring must not be bound to one.
-  fallbacks.emplace_back("single-issuer: not used: EventLoop::run() may move the loop to another thread");
-  fallbacks.emplace_back("defer-taskrun: not used: needs single-issuer");
+  // SINGLE_ISSUER and DEFER_TASKRUN bind the ring to one thread, and
+  // io_uring_enter from any other then fails with EEXIST. EventLoop lets run() hand
+  // the loop to another thread, so only a loop that promises to stay on one
+  // (LoopOptions::io_uring_single_thread) is bound.
+  if (!single_issuer) {
+    fallbacks.emplace_back("single-issuer: not used: EventLoop::run() may move the loop to another thread");
+    fallbacks.emplace_back("defer-taskrun: not used: needs single-issuer");
+  }
   return 0;
 }
 

@@ -70,8 +70,10 @@ UringFeatures uring_effective_features();
 // entries, at least 4 x entries, clamped to the kernel's limit), asking for the setup flags that
 // help a single-threaded loop and dropping each one the kernel refuses. Returns
 // 0 or -errno; `fallbacks` gets "flag: reason" for each flag dropped, `features`
-// the ones kept.
-int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, std::vector<std::string>& features,
-                    std::vector<std::string>& fallbacks);
+// the ones kept. `single_issuer` asks for SINGLE_ISSUER + DEFER_TASKRUN with the
+// ring created disabled (R_DISABLED): the caller enables it with
+// io_uring_enable_rings on the thread that will submit.
+int uring_init_ring(io_uring& ring, unsigned entries, unsigned cq_entries, bool single_issuer,
+                    std::vector<std::string>& features, std::vector<std::string>& fallbacks);
 
 }  // namespace sockit::event

@@ -126,6 +126,9 @@ Status Server::Impl::open_workers() {
     auto w = std::make_unique<Worker>();
     event::LoopOptions loop_options = options.loop;
     loop_options.backend = options.backend;
+    // Each worker loop runs on its own thread for its whole life (start() to
+    // shutdown()), which is what io_uring's single-issuer mode asks.
+    loop_options.io_uring_single_thread = true;
     auto loop = event::EventLoop::create(loop_options);
     if (!loop) return fail(loop.error());
     w->loop = std::move(*loop);

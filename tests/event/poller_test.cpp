@@ -22,6 +22,7 @@
 #include "event/poller.hpp"
 #include "sockit/fd.hpp"
 #include "sockit/result.hpp"
+#include "support/interrupt_storm.hpp"
 #include "support/loop_helpers.hpp"
 
 namespace sockit {
@@ -34,47 +35,6 @@ using event::kReadable;
 using event::kWritable;
 
 constexpr std::uint64_t kToken = 0x1234'5678'9abc'def0;
-
-std::atomic<int> g_interrupts{0};
-void count_interrupt(int) { g_interrupts.fetch_add(1, std::memory_order_relaxed); }
-
-// While it lives, another thread sends SIGUSR2 to the thread that made it every
-// millisecond, through a handler installed without SA_RESTART: each one that lands
-// in a wait makes the syscall fail with EINTR.
-class InterruptStorm {
- public:
-  InterruptStorm() {
-    struct sigaction sa {};
-    sa.sa_handler = count_interrupt;
-    sa.sa_flags = 0;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGUSR2, &sa, &old_);
-    sigset_t usr2;
-    sigemptyset(&usr2);
-    sigaddset(&usr2, SIGUSR2);
-    ::pthread_sigmask(SIG_UNBLOCK, &usr2, &old_mask_);
-    sender_ = std::thread([this, target = ::pthread_self()] {
-      while (!stop_.load(std::memory_order_acquire)) {
-        ::pthread_kill(target, SIGUSR2);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-    });
-  }
-  ~InterruptStorm() {
-    stop_.store(true, std::memory_order_release);
-    sender_.join();
-    ::sigaction(SIGUSR2, &old_, nullptr);
-    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  InterruptStorm(const InterruptStorm&) = delete;
-  InterruptStorm& operator=(const InterruptStorm&) = delete;
-
- private:
-  struct sigaction old_ {};
-  sigset_t old_mask_{};
-  std::atomic<bool> stop_{false};
-  std::thread sender_;
-};
 
 class Poller : public ::testing::TestWithParam<std::string> {
  protected:
@@ -215,15 +175,15 @@ TEST_P(Poller, SignalsDuringAWaitDoNotEndItBeforeItsTimeout) {
   ASSERT_TRUE(poller_->add(a_.get(), kReadable, kToken));
   int landed = 0;  // interrupts counted while the wait ran
   {
-    InterruptStorm storm;
+    test::InterruptStorm storm;
     // The storm starts before the first wait; a thread starved for the whole wait
     // proves nothing, so wait again until signals did arrive during one.
     for (int attempt = 0; attempt < 20 && landed == 0; ++attempt) {
-      const int before = g_interrupts.load();
+      const int before = test::InterruptStorm::delivered();
       const auto start = Clock::now();
       EXPECT_TRUE(wait(100ms).empty()) << "nothing was written";
       const auto took = Clock::now() - start;
-      landed = g_interrupts.load() - before;
+      landed = test::InterruptStorm::delivered() - before;
       EXPECT_GE(took, 100ms) << landed << " signals ended the wait early";
     }
   }

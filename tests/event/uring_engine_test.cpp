@@ -108,7 +108,8 @@ TEST(UringEngine, ReportsIoUringAndExplainsEveryMissingFeature) {
   const event::BackendInfo& info = loop->backend();
   EXPECT_EQ(info.name, "io_uring");
   for (const char* feature :
-       {event::kFeatureProvidedBuffers, event::kFeatureMultishotAccept, event::kFeatureMultishotRecv}) {
+       {event::kFeatureProvidedBuffers, event::kFeatureMultishotAccept, event::kFeatureMultishotRecv,
+        event::kFeatureIncrementalBuffers}) {
     EXPECT_TRUE(contains(info.features, feature) || explained(info.fallbacks, feature))
         << feature << " is neither used nor explained";
   }
@@ -118,6 +119,7 @@ TEST(UringEngine, ReportsIoUringAndExplainsEveryMissingFeature) {
     EXPECT_TRUE(contains(info.features, event::kFeatureMultishotAccept));
     EXPECT_TRUE(contains(info.features, event::kFeatureMultishotRecv));
   }
+  if (kernel_version() >= 612) EXPECT_TRUE(contains(info.features, event::kFeatureIncrementalBuffers));
   for (const auto& f : info.features) RecordProperty("feature_" + f, "yes");
 }
 
@@ -130,6 +132,61 @@ TEST(UringEngine, AReceiveOutlivesItsBufferRingAndGetsEveryByte) {
   const auto got = transfer(*loop, data, 4096);
   ASSERT_EQ(got.size(), data.size());
   EXPECT_TRUE(got == data) << "bytes arrived out of order or corrupted";
+}
+
+// Two sockets with bytes queued, both receives armed in one submission, and a ring
+// of one buffer: returns what each received and the loop's counters.
+struct TwoReceivers {
+  std::string first, second;
+  event::LoopStats stats;
+};
+TwoReceivers receive_on_two_sockets(event::EventLoop& loop, std::string_view to_first, std::string_view to_second) {
+  TwoReceivers out;
+  auto [a, a_peer] = socket_pair();
+  auto [b, b_peer] = socket_pair();
+  EXPECT_TRUE(a.set_non_blocking(true));
+  EXPECT_TRUE(b.set_non_blocking(true));
+  EXPECT_TRUE(a_peer.send_all(to_first, 1s));
+  EXPECT_TRUE(b_peer.send_all(to_second, 1s));
+  event::IoHandle ha = watch(loop, a.native_handle());
+  event::IoHandle hb = watch(loop, b.native_handle());
+  ha.receive([&](Result<Bytes> chunk) { out.first += chunk ? test::string_of(*chunk) : "<error>"; });
+  hb.receive([&](Result<Bytes> chunk) { out.second += chunk ? test::string_of(*chunk) : "<error>"; });
+  EXPECT_TRUE(test::run_until(loop, [&] {
+    return out.first.size() >= to_first.size() && out.second.size() >= to_second.size();
+  })) << out.first.size() << " and " << out.second.size();
+  out.stats = loop.stats();
+  return out;
+}
+
+TEST(UringEngine, SmallReceivesOfManyConnectionsShareOneBufferWhereTheKernelConsumesIncrementally) {
+  auto loop = uring_loop(1, 4096);
+  if (!loop) return;
+  if (!contains(loop->backend().features, event::kFeatureIncrementalBuffers)) {
+    EXPECT_LT(kernel_version(), 612) << "the kernel has incremental buffers but the engine did not use them";
+    GTEST_SKIP() << "kernel before 6.12: no incremental buffer consumption";
+  }
+  // One 4 KiB buffer, two 100-byte receives: each takes only its bytes, and each
+  // callback sees its own (the offsets into the shared buffer are right).
+  const std::string one(100, 'a'), two(100, 'b');
+  const TwoReceivers got = receive_on_two_sockets(*loop, one, two);
+  EXPECT_EQ(got.first, one);
+  EXPECT_EQ(got.second, two);
+  EXPECT_EQ(got.stats.buffer_ring_empty, 0u);
+}
+
+TEST(UringEngine, AnEmptyBufferRingIsCountedAndTheReceiveResumesOnceABufferReturns) {
+  // One buffer of 64 bytes, each socket holding 64: the first receive fills it,
+  // the second finds the ring empty (ENOBUFS), is counted and re-armed, and gets
+  // its bytes once the first callback gave the buffer back.
+  auto loop = uring_loop(1, 64);
+  if (!loop) return;
+  const std::string one(64, 'a'), two(64, 'b');
+  const TwoReceivers got = receive_on_two_sockets(*loop, one, two);
+  EXPECT_EQ(got.first, one);
+  EXPECT_EQ(got.second, two);
+  EXPECT_GE(got.stats.buffer_ring_empty, 1u);
+  EXPECT_GE(got.stats.receives_armed, 2u + got.stats.buffer_ring_empty) << "every empty ring costs a re-arm";
 }
 
 TEST(UringEngine, AClosedHandlesLateCompletionsNeverReachTheSlotsNextOwner) {
@@ -319,6 +376,7 @@ TEST_P(UringFallback, ExplainsTheFallbackAndStillAcceptsAndReceives) {
 
 INSTANTIATE_TEST_SUITE_P(Features, UringFallback,
                          ::testing::Values(std::vector<std::string>{event::kFeatureMultishotRecv},
+                                           std::vector<std::string>{event::kFeatureIncrementalBuffers},
                                            std::vector<std::string>{event::kFeatureMultishotAccept},
                                            std::vector<std::string>{event::kFeatureProvidedBuffers},
                                            std::vector<std::string>{event::kFeatureProvidedBuffers,

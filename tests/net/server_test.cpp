@@ -697,7 +697,8 @@ TEST_P(ServerOn, GracefulShutdownUnderLoadDeliversEveryReplyToAMessageTheServerR
 }
 
 TEST_P(ServerOn, ReportsTheBackendAndTheFallbacksItsLoopsReport) {
-  auto loop = event::EventLoop::create({.backend = GetParam()});
+  // A server's worker loops each stay on one thread (io_uring_single_thread).
+  auto loop = event::EventLoop::create({.backend = GetParam(), .io_uring_single_thread = true});
   ASSERT_TRUE(loop);
   auto server = echo("tcp://127.0.0.1:0");
   ASSERT_TRUE(server);

@@ -314,18 +314,36 @@ TEST_P(CliEchoBackend, PrintsTheFinalStatsOnSigintAndRemovesItsSocketFile) {
           "sockit:   messages: 1 in, 1 out\n"),
       std::string::npos)
       << err;
-  // Then the features the backend could not use, as this machine's loop reports them.
-  auto loop = event::EventLoop::create({.backend = GetParam()});
+  // Then the features the backend could not use, as this machine's loop reports
+  // them (a server's worker loops each stay on one thread), and last what the
+  // loops did: one wait at least, the one connection's receive armed on io_uring.
+  auto loop = event::EventLoop::create({.backend = GetParam(), .io_uring_single_thread = true});
   ASSERT_TRUE(loop);
   std::string fallbacks;
   for (const std::string& f : (*loop)->backend().fallbacks) fallbacks += (fallbacks.empty() ? "" : "; ") + f;
-  if (fallbacks.empty()) {
-    EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
+  const std::string after_messages =
+      fallbacks.empty() ? "sockit:   messages: 1 in, 1 out\n"
+                        : "sockit:   messages: 1 in, 1 out\nsockit:   backend fallbacks: " + fallbacks + "\n";
+  if (fallbacks.empty()) EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
+  const auto engine_line = err.find(after_messages + "sockit:   engine: ");
+  ASSERT_NE(engine_line, std::string::npos) << err;
+  unsigned long waits = 0, armed = 0, empty = 0, overflow = 0;
+  double per_wait = 0;
+  ASSERT_EQ(std::sscanf(err.c_str() + engine_line + after_messages.size(),
+                        "sockit:   engine: %lu waits, %lf events per wait, %lu receives armed, %lu buffer-ring "
+                        "empty, %lu CQ overflow",
+                        &waits, &per_wait, &armed, &empty, &overflow),
+            5)
+      << err;
+  EXPECT_GE(waits, 1u);
+  EXPECT_GT(per_wait, 0.0);
+  if (GetParam() == "io_uring") {
+    EXPECT_GE(armed, 1u) << "the connection's receive, at least";
   } else {
-    EXPECT_NE(err.find("sockit:   messages: 1 in, 1 out\nsockit:   backend fallbacks: " + fallbacks + "\n"),
-              std::string::npos)
-        << err;
+    EXPECT_EQ(armed, 0u) << "only io_uring arms receive requests";
   }
+  EXPECT_EQ(empty, 0u);
+  EXPECT_EQ(overflow, 0u);
 }
 
 TEST_P(CliEchoBackend, ClosesConnectionsStillOpenAtSigint) {

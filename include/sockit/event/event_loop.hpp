@@ -54,6 +54,16 @@ struct LoopOptions {
   // 10,000 connections with a CQ of 2,048: 1.4 re-arms per echoed message). 65,536
   // entries are 1 MiB per loop.
   unsigned io_uring_cq_entries = 65536;
+  // io_uring: the loop promises to run on one thread only, the first that waits
+  // in it (the thread that creates it may be another). The ring is then set up
+  // with SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1) and its descriptor registered:
+  // the kernel runs completion work only when the loop enters it, in one batch,
+  // and skips the locking several submitters need. Running the loop on another
+  // thread afterwards fails (the wait returns an error). Other threads may still
+  // release handles once the loop has stopped (a server closing its connections
+  // after joining its workers); their cancellations then wait for the ring's
+  // teardown. net::Server sets this for its worker loops.
+  bool io_uring_single_thread = false;
   // Receive buffers: readiness backends read into one scratch buffer of this size;
   // io_uring registers `receive_buffer_count` of them as a provided-buffer ring.
   std::size_t receive_buffer_size = 64 * 1024;

@@ -53,7 +53,8 @@ struct ServerOptions {
   unsigned threads = 1;
   std::string backend = "auto";
   // Each worker loop's other settings (receive buffers, io_uring ring sizes, zero
-  // copy); its `backend` is ignored: the field above names it.
+  // copy); its `backend` is ignored: the field above names it, and
+  // io_uring_single_thread is always on (each worker loop lives on its own thread).
   event::LoopOptions loop;
   ConnectionOptions connection;
   std::size_t max_connections = 100000;
