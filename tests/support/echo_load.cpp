@@ -54,26 +54,36 @@ struct Client {
 
 }  // namespace
 
-EchoLoadResult run_echo_load(const Address& server, const EchoLoad& load) {
+EchoLoadResult run_echo_load(const Address& server, const EchoLoad& load, const EchoLoadHooks& hooks) {
   EchoLoadResult result;
+  auto failed = [&result](std::string why) {
+    result.error = std::move(why);
+    return result;
+  };
   const auto until = std::chrono::steady_clock::now() + load.time_limit;
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd < 0) return {0, 0, "epoll_create1 failed"};
+  if (epoll_fd < 0) return failed("epoll_create1 failed");
   struct CloseEpoll { int fd; ~CloseEpoll() { ::close(fd); } } close_epoll{epoll_fd};
 
   std::vector<Client> clients;
   clients.reserve(static_cast<std::size_t>(load.connections));
   std::vector<std::byte> frame;
   for (int i = 0; i < load.connections; ++i) {
-    auto socket = connect(server, std::chrono::seconds(5));
-    if (!socket) return {0, 0, "connect " + std::to_string(i) + ": " + socket.error().message()};
-    if (auto s = socket->set_non_blocking(true); !s) return {0, 0, "set_non_blocking: " + s.error().message()};
+    if (std::chrono::steady_clock::now() > until) {
+      return failed("time limit reached with " + std::to_string(i) + " of " + std::to_string(load.connections) +
+                    " connections made");
+    }
+    auto socket = connect(server, load.connect_timeout);
+    if (!socket) return failed("connect " + std::to_string(i) + ": " + socket.error().message());
+    if (auto s = socket->set_non_blocking(true); !s) return failed("set_non_blocking: " + s.error().message());
     const std::uint64_t seed = load.seed * 1000003u + static_cast<std::uint64_t>(i);
     Client& c = clients.emplace_back(std::move(*socket), FrameSource{seed, load.max_payload},
                                      FrameSource{seed, load.max_payload});
     epoll_event ev{EPOLLIN | EPOLLOUT, {.u64 = static_cast<std::uint64_t>(i)}};
-    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c.socket.native_handle(), &ev) != 0) return {0, 0, "epoll_ctl failed"};
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c.socket.native_handle(), &ev) != 0) return failed("epoll_ctl failed");
+    ++result.connections_open;
   }
+  if (hooks.all_connected && !hooks.all_connected(result)) return failed("stopped once all were connected");
 
   // Keeps `window` frames in flight: queue new ones as old ones are verified.
   auto top_up = [&](Client& c) {
@@ -103,7 +113,7 @@ EchoLoadResult run_echo_load(const Address& server, const EchoLoad& load) {
         const ssize_t w = ::send(fd, c.outgoing.data() + c.outgoing_offset, c.outgoing.size() - c.outgoing_offset,
                                  MSG_NOSIGNAL);
         if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
-        if (w < 0) return {result.frames_verified, result.bytes_verified, "send: " + std::string(std::strerror(errno))};
+        if (w < 0) return failed("send: " + std::string(std::strerror(errno)));
         c.outgoing_offset += static_cast<std::size_t>(w);
       }
       if (c.outgoing_offset == c.outgoing.size()) {
@@ -115,21 +125,20 @@ EchoLoadResult run_echo_load(const Address& server, const EchoLoad& load) {
         const ssize_t r = ::recv(fd, input.data(), input.size(), 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
         if (r <= 0) {
-          return {result.frames_verified, result.bytes_verified,
-                  "connection " + std::to_string(index) + " closed by the server after " +
-                      std::to_string(c.verified) + " frames" + (r < 0 ? ": " + std::string(std::strerror(errno)) : "")};
+          return failed("connection " + std::to_string(index) + " closed by the server after " +
+                        std::to_string(c.verified) + " frames" + (r < 0 ? ": " + std::string(std::strerror(errno)) : ""));
         }
         std::size_t at = 0;
         while (at < static_cast<std::size_t>(r)) {
           if (c.expected_offset == c.expected.size()) {
-            if (c.verified == c.sent) return {result.frames_verified, result.bytes_verified, "more bytes than were sent"};
+            if (c.verified == c.sent) return failed("more bytes than were sent");
             c.checker.next(c.expected);
             c.expected_offset = 0;
           }
           const std::size_t take = std::min(c.expected.size() - c.expected_offset, static_cast<std::size_t>(r) - at);
           if (std::memcmp(input.data() + at, c.expected.data() + c.expected_offset, take) != 0) {
-            return {result.frames_verified, result.bytes_verified,
-                    "connection " + std::to_string(index) + ": frame " + std::to_string(c.verified) + " came back altered"};
+            return failed("connection " + std::to_string(index) + ": frame " + std::to_string(c.verified) +
+                          " came back altered");
           }
           at += take;
           c.expected_offset += take;
@@ -150,6 +159,7 @@ EchoLoadResult run_echo_load(const Address& server, const EchoLoad& load) {
       }
     }
   }
+  if (hooks.all_verified && !hooks.all_verified(result)) return failed("stopped once all were verified");
   return result;
 }
 
