@@ -46,7 +46,7 @@ struct Slot {
   std::vector<iovec> send_iov;  // the pending send's buffers (caller keeps the bytes alive)
   std::shared_ptr<const void> send_owner;  // set: the bytes are lent (zero copy allowed)
   ConnectFn connect_fn;
-  Endpoint connect_to;
+  std::unique_ptr<Endpoint> connect_to;  // while connecting: 136 bytes a connection never needs after
   // IoHandle::wait_readable / wait_writable: the receive (send) reports readiness
   // (an empty chunk / 0 bytes) instead of reading (writing); the caller does the I/O.
   bool receive_readiness = false;
@@ -85,6 +85,10 @@ class Engine {
   // The slot's wanted operations changed (an op started, finished, was paused or
   // resumed): bring the kernel side in line with Slot's state.
   virtual void update(SlotRef ref, Slot& slot) = 0;
+
+  // IoHandle::send_now: bytes written now, without an operation (0: none; a
+  // completion engine writes nothing here and batches its sends).
+  [[nodiscard]] virtual Result<std::size_t> send_now(Slot& slot, std::span<const std::byte> bytes) = 0;
 
   // Waits up to `timeout` (nullopt: no limit; zero: don't block) and reports
   // completions through the core. Returns after one wait.

@@ -68,6 +68,13 @@ void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn 
   set_readiness_mode(core, {slot_, generation_}, &Slot::send_readiness, false);
   core->start_send({slot_, generation_}, buffers, std::move(fn), std::move(owner));
 }
+Result<std::size_t> IoHandle::send_now(std::span<const std::byte> bytes) {
+  return checked_core("send_now")->send_now({slot_, generation_}, bytes);
+}
+bool IoHandle::sends_zero_copy(std::size_t bytes) const {
+  const std::size_t from = checked_core("sends_zero_copy")->backend().zero_copy_threshold;
+  return from != 0 && bytes >= from;
+}
 void IoHandle::connect(const Endpoint& endpoint, ConnectFn fn) {
   checked_core("connect")->start_connect({slot_, generation_}, endpoint, std::move(fn));
 }

@@ -277,10 +277,18 @@ void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte
   engine_->update(ref, *s);
 }
 
+Result<std::size_t> LoopCore::send_now(SlotRef ref, std::span<const std::byte> bytes) {
+  assert_loop_thread();
+  Slot* s = slot(ref);
+  if (s == nullptr) return fail(std::make_error_code(std::errc::bad_file_descriptor));
+  assert(!s->sending() && "sockit: send_now while a send is pending");
+  return engine_->send_now(*s, bytes);
+}
+
 void LoopCore::start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn) {
   assert_loop_thread();
   if (Slot* s = slot(ref)) {
-    s->connect_to = endpoint;
+    s->connect_to = std::make_unique<Endpoint>(endpoint);
     s->connect_fn = std::move(fn);
     engine_->update(ref, *s);
   }

@@ -60,6 +60,7 @@ class LoopCore {
   void set_receive_paused(SlotRef ref, bool paused);
   void start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn,
                   std::shared_ptr<const void> owner = nullptr);
+  Result<std::size_t> send_now(SlotRef ref, std::span<const std::byte> bytes);
   void start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn);
 
   // --- used by engines -----------------------------------------------------------------

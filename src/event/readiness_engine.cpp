@@ -109,6 +109,13 @@ class ReadinessEngine final : public Engine {
     }
   }
 
+  // The syscall a send operation would make first anyway, minus the operation.
+  Result<std::size_t> send_now(Slot& slot, std::span<const std::byte> bytes) override {
+    auto sent = sys::send(slot.fd, bytes.data(), bytes.size(), MSG_DONTWAIT);
+    if (!sent && sys::is_would_block(sent.error())) return std::size_t{0};
+    return sent;
+  }
+
   Status wait(std::optional<std::chrono::nanoseconds> timeout) override {
     sync_dirty();
     const bool queued = !deferred_.empty() || !recheck_.empty();
@@ -307,7 +314,7 @@ class ReadinessEngine final : public Engine {
   // nothing is in progress: it is reported as the error, not waited on.
   void start_connect(SlotRef ref, Slot& slot) {
     slot.backend_flags |= kConnectStarted;
-    auto c = sys::connect(slot.fd, slot.connect_to);
+    auto c = sys::connect(slot.fd, *slot.connect_to);
     if (!c && c.error() == std::errc::operation_in_progress) {
       slot.backend_flags |= kConnectWaiting;
       return;

@@ -47,7 +47,6 @@ UringEngine::UringEngine(LoopCore& core, const LoopOptions& options, UringFeatur
 
 Status UringEngine::init(const LoopOptions& options) {
   info_.name = "io_uring";
-  info_.completion_based = true;
   std::vector<std::string> setup_features;
   std::vector<std::string> setup_fallbacks;
   if (int r = uring_init_ring(ring_, options.io_uring_entries, options.io_uring_cq_entries, options.io_uring_single_thread,
@@ -267,7 +266,7 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
       break;
     case UringOp::kConnect: {
       OpMemory& m = memory(st);
-      m.address = std::make_unique<Endpoint>(slot.connect_to);
+      m.address = std::make_unique<Endpoint>(*slot.connect_to);
       io_uring_prep_connect(sqe, slot.fd, m.address->get(), m.address->length);
       break;
     }

@@ -62,7 +62,6 @@ Result<std::shared_ptr<Connection>> Connection::create(event::EventLoop& loop, F
   if (!type) return fail(type.error());
   std::shared_ptr<Connection> c(new Connection(loop, std::move(fd), options));
   c->records_ = *type == SOCK_SEQPACKET;
-  c->write_through_ = !c->records_ && !loop.backend().completion_based;
   auto io = loop.watch(c->fd_.get());
   if (!io) return fail(io.error());
   c->io_ = std::move(*io);
@@ -159,34 +158,27 @@ Status Connection::send(std::span<const std::byte> message) {
   if (state_ != State::open || write_shutdown_requested_) return fail(std::make_error_code(std::errc::not_connected));
   if (records_) return send_record(message);
   if (queued_output() + message.size() + 4 > options_.max_output_bytes) return fail(errc::limit_reached);
-  if (write_through_ && options_.framing.kind == Framing::Kind::raw && !message.empty() && queued_output() == 0 &&
-      !send_in_flight_) {
+  if (options_.framing.kind == Framing::Kind::raw && !message.empty() && queued_output() == 0 && !send_in_flight_) {
     return send_raw_now(message);
   }
   if (auto s = encode(options_.framing, message, pending_); !s) return s;
   ++stats_.messages_out;
   add_to_totals(&TrafficTotals::messages_out, 1);
-  if (write_through_) write_through();
+  write_through();
   flush();
   update_backpressure();
   return {};
 }
 
-// Readiness backends: with nothing queued ahead, the bytes go to the kernel now, as
-// the engine would do when the send operation started, without the operation's
-// trip through the loop (a callback, a deferred completion, a second buffer). What
-// the kernel does not take stays queued for flush(): on EAGAIN it waits for
-// writability; on an error the loop's send meets it again and reports it, so
-// send() itself never closes the connection under its caller.
-// The echo's common case on a readiness backend: raw bytes and nothing queued
-// ahead, so they go from the caller's span straight to the kernel; only what the
-// kernel does not take is copied into the queue (write_through() without the
-// copy in and out of pending_).
+// The echo's common case: raw bytes and nothing queued ahead, so they go from the
+// caller's span straight to the kernel where the backend writes at once (the
+// readiness backends); only what it does not take is copied into the queue
+// (write_through() without the copy in and out of pending_).
 Status Connection::send_raw_now(std::span<const std::byte> message) {
   ++stats_.messages_out;
   add_to_totals(&TrafficTotals::messages_out, 1);
   std::size_t sent = 0;
-  if (auto n = sys::send(fd_.get(), message.data(), message.size(), MSG_DONTWAIT)) {
+  if (auto n = io_.send_now(message)) {
     sent = *n;
     stats_.bytes_out += sent;
     add_to_totals(&TrafficTotals::bytes_out, sent);
@@ -199,11 +191,18 @@ Status Connection::send_raw_now(std::span<const std::byte> message) {
   return {};
 }
 
+// With nothing queued ahead, the bytes go to the kernel now (IoHandle::send_now:
+// the readiness backends write at once, io_uring takes nothing and batches), as
+// the engine would do when the send operation started, without the operation's
+// trip through the loop (a callback, a deferred completion, a second buffer). What
+// the kernel does not take stays queued for flush(): on EAGAIN it waits for
+// writability; on an error the loop's send meets it again and reports it, so
+// send() itself never closes the connection under its caller.
 void Connection::write_through() {
   if (send_in_flight_ || !sending_.empty() || pending_.empty()) return;
   const auto bytes = pending_.readable();
-  auto sent = sys::send(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT);
-  if (!sent) return;
+  auto sent = io_.send_now(bytes);
+  if (!sent || *sent == 0) return;
   stats_.bytes_out += *sent;
   add_to_totals(&TrafficTotals::bytes_out, *sent);
   pending_.consume(*sent);
@@ -215,8 +214,7 @@ void Connection::flush() {
   if (sending_.empty()) std::swap(sending_, pending_);
   if (sending_.empty()) return after_output_drained();
   send_in_flight_ = true;
-  const std::size_t zero_copy_from = loop_.backend().zero_copy_threshold;
-  if (zero_copy_from != 0 && sending_.size() >= zero_copy_from) {
+  if (io_.sends_zero_copy(sending_.size())) {
     // Large enough for a zero-copy send (io_uring): lend the bytes, since the
     // kernel may read them after a close of this connection.
     lent_ = std::make_shared<Buffer>(std::move(sending_));

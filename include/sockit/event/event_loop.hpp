@@ -86,10 +86,6 @@ struct BackendInfo {
   std::string name;                    // the backend in use ("epoll" when auto fell back)
   std::vector<std::string> features;   // e.g. "multishot-accept", "provided-buffers"
   std::vector<std::string> fallbacks;  // "feature: reason" for each feature not used
-  // io_uring: operations are requests the kernel completes later, batched into the
-  // next wait. Readiness backends make the syscall when an operation starts, so a
-  // caller gains nothing by waiting for the loop (net::Connection writes through).
-  bool completion_based = false;
   // Sends of at least this many bytes go out zero-copy when lent (IoHandle::send
   // with an owner); 0: this backend never sends zero-copy.
   std::size_t zero_copy_threshold = 0;

@@ -23,6 +23,14 @@
 //    LoopOptions::send_zc_threshold bytes, IORING_OP_SEND_ZC): fn then runs
 //    once the kernel has let go of the pages, so the caller may reuse the bytes
 //    the moment fn runs, as with any send.
+//  - send_now(bytes): the bytes the kernel takes right now, without an operation,
+//    where the backend makes its syscalls when operations start (the readiness
+//    backends: one non-blocking send, so a reply costs no trip through the loop).
+//    A completion backend batches every send into its next wait and takes nothing
+//    here (0). Never while a send() is pending. An error is returned, not acted
+//    on: the next send() meets it again and reports it through its callback.
+//  - sends_zero_copy(bytes): whether a lent send() of that many bytes may go out
+//    zero-copy, so the caller lends (and so keeps alive) only where it matters.
 //  - connect(endpoint, fn): non-blocking connect; fn(Status).
 //  - wait_readable(fn) / wait_writable(fn): single-shot readiness for callers that
 //    make their own syscalls (recvmmsg/sendmmsg with sender addresses, which
@@ -71,6 +79,8 @@ class IoHandle {
   void resume_receive();
   void send(std::span<const std::span<const std::byte>> buffers, SendFn fn,
             std::shared_ptr<const void> owner = nullptr);
+  [[nodiscard]] Result<std::size_t> send_now(std::span<const std::byte> bytes);
+  [[nodiscard]] bool sends_zero_copy(std::size_t bytes) const;
   void connect(const Endpoint& endpoint, ConnectFn fn);
   void wait_readable(ReadyFn fn);
   void wait_writable(ReadyFn fn);

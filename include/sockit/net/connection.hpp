@@ -215,7 +215,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool records_ = false;           // seqpacket: one message per record
   bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
   bool send_in_flight_ = false;    // a send is with the loop (record mode: waiting for writability, or failed)
-  bool write_through_ = false;     // stream mode on a readiness backend: send() writes at once
   bool above_high_water_ = false;
   bool write_shutdown_requested_ = false;
   bool write_shut_ = false;
