@@ -51,7 +51,7 @@ constexpr rlim_t kOwnDescriptors = 128;
 // The same counts in every build. Unlike the load test (server_load_test.cpp,
 // which cuts its counts tenfold under sanitizers), this one is bound by system
 // calls, not by instrumented code: measured on 2 cores, a case takes at most
-// 3.6 s in release, 2.9 s under ASan+UBSan and 6 s under TSan.
+// 3.6 s in release, 3.3 s under ASan+UBSan and 6 s under TSan.
 constexpr int kFrames = 10;
 constexpr std::size_t kMaxPayload = 2000;
 // A hang's bound, well under CTest's 120 s per test and far above the few seconds a case takes.
