@@ -27,33 +27,36 @@ namespace sockit::event {
 
 class LoopCore;
 
-// One registered descriptor and its pending operations.
+// One registered descriptor and its pending operations. Ordered by use: what
+// every readiness event or completion reads comes first, within 64 bytes (at
+// 10,000 connections each slot is a cache miss, so one line should answer
+// "whose, still alive, receiving?"); what a send, a connect or a registration
+// needs comes after.
 struct Slot {
   int fd = -1;
   std::uint32_t generation = 0;  // bumped on free; completions carry it
+  // Backend bookkeeping (e.g. which multishot requests are armed).
+  std::uint32_t backend_flags = 0;
   bool in_use = false;
   bool is_socket = true;  // receive uses recv on sockets, read on eventfd/signalfd
   bool is_stream = false;  // SOCK_STREAM (set by the edge-triggered engine, the one that asks)
-
-  AcceptFn accept_fn;
+  bool receive_paused = false;
+  // IoHandle::wait_readable / wait_writable: the receive (send) reports readiness
+  // (an empty chunk / 0 bytes) instead of reading (writing); the caller does the I/O.
+  bool receive_readiness = false;
+  bool send_readiness = false;
   // Boxed: the core moves a running callback out of its slot (so the callback may
   // replace or free it), and moving a pointer costs nothing where moving a
   // move_only_function costs its manager's indirect calls, about 70 instructions
   // a chunk. One allocation per receive() call, not per chunk.
   std::unique_ptr<ReceiveFn> receive_fn;
-  bool receive_paused = false;
+  AcceptFn accept_fn;
+
   SendFn send_fn;
   std::vector<iovec> send_iov;  // the pending send's buffers (caller keeps the bytes alive)
   std::shared_ptr<const void> send_owner;  // set: the bytes are lent (zero copy allowed)
   ConnectFn connect_fn;
   std::unique_ptr<Endpoint> connect_to;  // while connecting: 136 bytes a connection never needs after
-  // IoHandle::wait_readable / wait_writable: the receive (send) reports readiness
-  // (an empty chunk / 0 bytes) instead of reading (writing); the caller does the I/O.
-  bool receive_readiness = false;
-  bool send_readiness = false;
-
-  // Backend bookkeeping (e.g. which multishot requests are armed).
-  std::uint32_t backend_flags = 0;
 
   [[nodiscard]] bool accepting() const { return static_cast<bool>(accept_fn); }
   [[nodiscard]] bool receiving() const { return static_cast<bool>(receive_fn) && !receive_paused; }
