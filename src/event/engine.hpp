@@ -89,9 +89,10 @@ class Engine {
   // resumed): bring the kernel side in line with Slot's state.
   virtual void update(SlotRef ref, Slot& slot) = 0;
 
-  // IoHandle::send_now: bytes written now, without an operation (0: none; a
-  // completion engine writes nothing here and batches its sends).
-  [[nodiscard]] virtual Result<std::size_t> send_now(Slot& slot, std::span<const std::byte> bytes) = 0;
+  // Whether a send may be written at once, before the loop's next wait
+  // (IoHandle::send_now): readiness engines make their syscalls when an operation
+  // starts anyway; a completion engine batches every request into its next wait.
+  [[nodiscard]] virtual bool sends_at_once() const = 0;
 
   // Waits up to `timeout` (nullopt: no limit; zero: don't block) and reports
   // completions through the core. Returns after one wait.

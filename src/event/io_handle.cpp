@@ -1,9 +1,14 @@
 #include "sockit/event/io_handle.hpp"
 
+#include <sys/socket.h>
+
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 
 #include "event/loop_core.hpp"
+#include "sys/error.hpp"
+#include "sys/syscalls.hpp"
 
 namespace sockit::event {
 
@@ -68,8 +73,17 @@ void IoHandle::send(std::span<const std::span<const std::byte>> buffers, SendFn 
   set_readiness_mode(core, {slot_, generation_}, &Slot::send_readiness, false);
   core->start_send({slot_, generation_}, buffers, std::move(fn), std::move(owner));
 }
+// Inline here rather than through the engine: it runs once per message, and the
+// trip through LoopCore and a virtual call cost about 60 instructions of ~650.
 Result<std::size_t> IoHandle::send_now(std::span<const std::byte> bytes) {
-  return checked_core("send_now")->send_now({slot_, generation_}, bytes);
+  LoopCore* core = checked_core("send_now");
+  core->assert_loop_thread();
+  if (!core->sends_at_once()) return std::size_t{0};  // a completion engine batches its sends
+  assert(core->slot({slot_, generation_}) != nullptr && !core->slot({slot_, generation_})->sending() &&
+         "sockit: send_now while a send is pending");
+  auto sent = sys::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT);
+  if (!sent && sys::is_would_block(sent.error())) return std::size_t{0};
+  return sent;
 }
 bool IoHandle::sends_zero_copy(std::size_t bytes) const {
   const std::size_t from = checked_core("sends_zero_copy")->backend().zero_copy_threshold;

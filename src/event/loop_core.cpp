@@ -32,6 +32,7 @@ Status LoopCore::init(const LoopOptions& options) {
                                                : Result<std::unique_ptr<Engine>>(fail(errc::invalid_argument));
   if (!engine) return fail(engine.error());
   engine_ = std::move(*engine);
+  sends_at_once_ = engine_->sends_at_once();
 
   // The wake-up eventfd is an ordinary registered descriptor with a receive
   // operation, so every engine handles it without special cases.
@@ -275,14 +276,6 @@ void LoopCore::start_send(SlotRef ref, std::span<const std::span<const std::byte
   s->send_fn = std::move(fn);
   s->send_owner = std::move(owner);
   engine_->update(ref, *s);
-}
-
-Result<std::size_t> LoopCore::send_now(SlotRef ref, std::span<const std::byte> bytes) {
-  assert_loop_thread();
-  Slot* s = slot(ref);
-  if (s == nullptr) return fail(std::make_error_code(std::errc::bad_file_descriptor));
-  assert(!s->sending() && "sockit: send_now while a send is pending");
-  return engine_->send_now(*s, bytes);
 }
 
 void LoopCore::start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn) {

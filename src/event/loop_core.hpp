@@ -60,7 +60,9 @@ class LoopCore {
   void set_receive_paused(SlotRef ref, bool paused);
   void start_send(SlotRef ref, std::span<const std::span<const std::byte>> buffers, SendFn fn,
                   std::shared_ptr<const void> owner = nullptr);
-  Result<std::size_t> send_now(SlotRef ref, std::span<const std::byte> bytes);
+  // IoHandle::send_now writes at once (readiness engines) or leaves every send to
+  // the engine's batch (io_uring).
+  [[nodiscard]] bool sends_at_once() const { return sends_at_once_; }
   void start_connect(SlotRef ref, const Endpoint& endpoint, ConnectFn fn);
 
   // --- used by engines -----------------------------------------------------------------
@@ -94,6 +96,7 @@ class LoopCore {
   std::optional<std::chrono::nanoseconds> wait_budget(std::optional<std::chrono::nanoseconds> max_wait);
 
   std::unique_ptr<Engine> engine_;
+  bool sends_at_once_ = false;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
 

@@ -109,12 +109,8 @@ class ReadinessEngine final : public Engine {
     }
   }
 
-  // The syscall a send operation would make first anyway, minus the operation.
-  Result<std::size_t> send_now(Slot& slot, std::span<const std::byte> bytes) override {
-    auto sent = sys::send(slot.fd, bytes.data(), bytes.size(), MSG_DONTWAIT);
-    if (!sent && sys::is_would_block(sent.error())) return std::size_t{0};
-    return sent;
-  }
+  // A send operation makes its syscall when it starts: writing at once is the same.
+  bool sends_at_once() const override { return true; }
 
   Status wait(std::optional<std::chrono::nanoseconds> timeout) override {
     sync_dirty();

@@ -126,8 +126,8 @@ class UringEngine final : public Engine {
   [[nodiscard]] Status add(SlotRef ref, Slot& slot) override;
   void remove(SlotRef ref, Slot& slot) override;
   void update(SlotRef ref, Slot& slot) override;
-  // Every send is a request batched into the next wait: nothing is written now.
-  [[nodiscard]] Result<std::size_t> send_now(Slot&, std::span<const std::byte>) override { return std::size_t{0}; }
+  // Every send is a request batched into the next wait: nothing is written at once.
+  [[nodiscard]] bool sends_at_once() const override { return false; }
   [[nodiscard]] Status wait(std::optional<std::chrono::nanoseconds> timeout) override;
 
  private:
