@@ -22,10 +22,12 @@ Result<std::unique_ptr<LoopCore>> LoopCore::create(const LoopOptions& options) {
 
 Status LoopCore::init(const LoopOptions& options) {
   std::string name = options.backend;
-  if (name == "auto") {
-    std::string reason;
-    name = uring_available(&reason) ? "io_uring" : "epoll";
-  }
+  // "auto" is the engine measured fastest for sockit's own server workloads:
+  // level-triggered epoll. io_uring was equal within noise on TCP and behind on
+  // Unix sockets at 3,000-10,000 connections (0.81-0.96x epoll's messages per CPU
+  // second; make bench-scale, docs/BENCHMARKS.md, 2026-12-07), so it is chosen by
+  // name, e.g. for large writes where its zero-copy sends pay (make bench-zc).
+  if (name == "auto") name = "epoll";
   Result<std::unique_ptr<Engine>> engine = name == "io_uring" ? make_uring_engine(*this, options)
                                            : (name == "select" || name == "poll" || name == "epoll" || name == "epoll-et")
                                                ? make_readiness_engine(*this, name, options)

@@ -119,7 +119,9 @@ TEST(UringEngine, ReportsIoUringAndExplainsEveryMissingFeature) {
     EXPECT_TRUE(contains(info.features, event::kFeatureMultishotAccept));
     EXPECT_TRUE(contains(info.features, event::kFeatureMultishotRecv));
   }
-  if (kernel_version() >= 612) EXPECT_TRUE(contains(info.features, event::kFeatureIncrementalBuffers));
+  if (kernel_version() >= 612) {
+    EXPECT_TRUE(contains(info.features, event::kFeatureIncrementalBuffers));
+  }
   for (const auto& f : info.features) RecordProperty("feature_" + f, "yes");
 }
 
@@ -187,6 +189,35 @@ TEST(UringEngine, AnEmptyBufferRingIsCountedAndTheReceiveResumesOnceABufferRetur
   EXPECT_EQ(got.second, two);
   EXPECT_GE(got.stats.buffer_ring_empty, 1u);
   EXPECT_GE(got.stats.receives_armed, 2u + got.stats.buffer_ring_empty) << "every empty ring costs a re-arm";
+}
+
+TEST(UringEngine, ACompletionQueueTooSmallForATurnIsCountedAndNothingIsLost) {
+  // A CQ of 4 entries (the kernel's minimum for one SQ entry) and 16 sockets with
+  // a message each, armed in one turn: more completions than the CQ holds, so the
+  // kernel parks the rest in its overflow list (and ends those multishot receives).
+  // Every message still arrives, and the turns that saw the overflow are counted.
+  auto loop = test::make_loop_or_skip({.backend = "io_uring", .io_uring_entries = 1, .io_uring_cq_entries = 4});
+  if (!loop) return;
+  constexpr int kSockets = 16;
+  std::vector<std::pair<StreamSocket, StreamSocket>> pairs;
+  std::vector<event::IoHandle> handles;
+  std::vector<std::string> got(kSockets);
+  for (int i = 0; i < kSockets; ++i) {
+    pairs.push_back(socket_pair());
+    ASSERT_TRUE(pairs.back().first.set_non_blocking(true));
+    ASSERT_TRUE(pairs.back().second.send_all(std::string_view("message"), 1s));
+  }
+  for (int i = 0; i < kSockets; ++i) {
+    handles.push_back(watch(*loop, pairs[static_cast<std::size_t>(i)].first.native_handle()));
+    handles.back().receive([&got, i](Result<Bytes> chunk) {
+      got[static_cast<std::size_t>(i)] += chunk ? test::string_of(*chunk) : "<error>";
+    });
+  }
+  EXPECT_TRUE(test::run_until(*loop, [&] {
+    return std::all_of(got.begin(), got.end(), [](const std::string& g) { return g.size() >= 7; });
+  }));
+  for (const std::string& g : got) EXPECT_EQ(g, "message");
+  EXPECT_GE(loop->stats().cq_overflow, 1u);
 }
 
 TEST(UringEngine, AClosedHandlesLateCompletionsNeverReachTheSlotsNextOwner) {

@@ -324,7 +324,9 @@ TEST_P(CliEchoBackend, PrintsTheFinalStatsOnSigintAndRemovesItsSocketFile) {
   const std::string after_messages =
       fallbacks.empty() ? "sockit:   messages: 1 in, 1 out\n"
                         : "sockit:   messages: 1 in, 1 out\nsockit:   backend fallbacks: " + fallbacks + "\n";
-  if (fallbacks.empty()) EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
+  if (fallbacks.empty()) {
+    EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
+  }
   const auto engine_line = err.find(after_messages + "sockit:   engine: ");
   ASSERT_NE(engine_line, std::string::npos) << err;
   unsigned long waits = 0, armed = 0, empty = 0, overflow = 0;

@@ -1,6 +1,7 @@
 // EventLoop: one thread's event loop over a kernel backend chosen at run time
-// (select, poll, epoll, epoll-et, io_uring, or auto = io_uring if the kernel
-// allows it, else epoll).
+// (select, poll, epoll, epoll-et, io_uring, or auto = the one measured fastest for
+// sockit's server workloads, level-triggered epoll today: see LoopCore::init and
+// docs/BENCHMARKS.md for the figures behind the choice).
 //
 // The loop speaks in operations, not readiness: a registered descriptor (IoHandle)
 // is asked to accept, receive, send or connect, and the loop calls back when the
