@@ -27,6 +27,23 @@ namespace sockit::event {
 
 class LoopCore;
 
+// What the readiness engine keeps per slot, as small state machines rather than a
+// bag of bits (the io_uring engine keeps its own per-slot state, indexed alike:
+// uring_engine.hpp). A reused slot starts from these defaults, which match a fresh
+// poller registration (no interest).
+struct ReadinessState {
+  // A send or connect: not begun; tried (its completion is queued for the next
+  // wait); waiting for writability (the kernel said EAGAIN / EINPROGRESS).
+  enum class Op : std::uint8_t { idle, started, waiting };
+  std::uint8_t interest = 0;    // kReadable | kWritable as the poller has them now
+  Op send = Op::idle;
+  Op connect = Op::idle;
+  bool dirty = false;           // queued to have its interest recomputed before the next wait
+  bool edge_armed = false;      // edge-triggered: the next readable edge will be reported
+  bool recheck_queued = false;  // edge-triggered: queued to be read once without waiting
+  bool peer_hung_up = false;    // a hang-up was reported: drain to EAGAIN or end of stream
+};
+
 // One registered descriptor and its pending operations. Ordered by use: what
 // every readiness event or completion reads comes first, within 64 bytes (at
 // 10,000 connections each slot is a cache miss, so one line should answer
@@ -35,8 +52,7 @@ class LoopCore;
 struct Slot {
   int fd = -1;
   std::uint32_t generation = 0;  // bumped on free; completions carry it
-  // Backend bookkeeping (e.g. which multishot requests are armed).
-  std::uint32_t backend_flags = 0;
+  ReadinessState readiness;  // the readiness engine's; io_uring keeps its own elsewhere
   bool in_use = false;
   bool is_socket = true;  // receive uses recv on sockets, read on eventfd/signalfd
   bool is_stream = false;  // SOCK_STREAM (set by the edge-triggered engine, the one that asks)

@@ -46,17 +46,7 @@
 namespace sockit::event {
 namespace {
 
-// Slot::backend_flags. The core resets them to 0 when a slot is reused, which
-// matches a fresh poller registration (no interest).
-constexpr std::uint32_t kInterestMask = kReadable | kWritable;  // what the poller has now
-constexpr std::uint32_t kSendStarted = 1u << 4;                 // tried; completion queued or waiting
-constexpr std::uint32_t kSendWaiting = 1u << 5;                 // waiting for writability
-constexpr std::uint32_t kConnectStarted = 1u << 6;
-constexpr std::uint32_t kConnectWaiting = 1u << 7;
-constexpr std::uint32_t kDirty = 1u << 8;           // in dirty_: interest to recompute
-constexpr std::uint32_t kEdgeArmed = 1u << 9;       // edge-triggered: the next readable edge will be reported
-constexpr std::uint32_t kRecheckQueued = 1u << 10;  // in recheck_
-constexpr std::uint32_t kPeerHungUp = 1u << 11;     // a hang-up was reported: drain to EAGAIN/EOF
+using Op = ReadinessState::Op;
 
 constexpr int kMaxAcceptsPerEvent = 64;
 constexpr int kMaxReadsPerEvent = 4;      // level-triggered: it will be reported again
@@ -98,13 +88,13 @@ class ReadinessEngine final : public Engine {
   }
 
   void update(SlotRef ref, Slot& slot) override {
-    std::uint32_t& f = slot.backend_flags;
-    if (!slot.sending()) f &= ~(kSendStarted | kSendWaiting);
-    if (!slot.connecting()) f &= ~(kConnectStarted | kConnectWaiting);
-    if (slot.sending() && !(f & kSendStarted)) start_send(ref, slot);
-    if (slot.connecting() && !(f & kConnectStarted)) start_connect(ref, slot);
-    if (!(f & kDirty)) {
-      f |= kDirty;
+    ReadinessState& r = slot.readiness;
+    if (!slot.sending()) r.send = Op::idle;
+    if (!slot.connecting()) r.connect = Op::idle;
+    if (slot.sending() && r.send == Op::idle) start_send(ref, slot);
+    if (slot.connecting() && r.connect == Op::idle) start_connect(ref, slot);
+    if (!r.dirty) {
+      r.dirty = true;
       dirty_.push_back(ref);
     }
   }
@@ -133,35 +123,35 @@ class ReadinessEngine final : public Engine {
     for (SlotRef ref : batch) {
       Slot* slot = core_.slot(ref);
       if (slot == nullptr) continue;
-      slot->backend_flags &= ~kDirty;
+      slot->readiness.dirty = false;
       sync(ref, *slot);
     }
   }
 
   void sync(SlotRef ref, Slot& slot) {
-    std::uint32_t& f = slot.backend_flags;
+    ReadinessState& r = slot.readiness;
     const bool wants_read = slot.accepting() || slot.receiving();
     std::uint32_t want = wants_read ? kReadable : 0;
-    if (f & (kSendWaiting | kConnectWaiting)) want |= kWritable;
-    if (want != (f & kInterestMask)) {
+    if (r.send == Op::waiting || r.connect == Op::waiting) want |= kWritable;
+    if (want != r.interest) {
       // A failure means the descriptor was closed under its IoHandle (a caller
       // bug); the cached interest stays old so the next update tries again.
       if (!poller_->modify(slot.fd, want, ref.pack())) return;
-      f = (f & ~kInterestMask) | want;
+      r.interest = static_cast<std::uint8_t>(want);
       // epoll_ctl re-polls the descriptor and queues an event if it is ready now
       // (what makes re-arming EPOLLONESHOT safe), so no edge is lost by a change.
-      if (edge_ && wants_read) f |= kEdgeArmed;
+      if (edge_ && wants_read) r.edge_armed = true;
     }
     if (!edge_) return;
     // Not watching means edges go unseen; an unchanged registration whose last
     // edge was not drained needs one read without waiting.
-    if (!wants_read) f &= ~kEdgeArmed;
-    if (wants_read && !(f & kEdgeArmed)) queue_recheck(ref, slot);
+    if (!wants_read) r.edge_armed = false;
+    if (wants_read && !r.edge_armed) queue_recheck(ref, slot);
   }
 
   void queue_recheck(SlotRef ref, Slot& slot) {
-    if (slot.backend_flags & kRecheckQueued) return;
-    slot.backend_flags |= kRecheckQueued;
+    if (slot.readiness.recheck_queued) return;
+    slot.readiness.recheck_queued = true;
     recheck_.push_back(ref);
   }
 
@@ -171,7 +161,7 @@ class ReadinessEngine final : public Engine {
     batch.swap(recheck_);
     for (SlotRef ref : batch) {
       if (Slot* slot = core_.slot(ref)) {
-        slot->backend_flags &= ~kRecheckQueued;
+        slot->readiness.recheck_queued = false;
         dispatch(ref, kReadable);
       }
     }
@@ -181,9 +171,9 @@ class ReadinessEngine final : public Engine {
   void dispatch(SlotRef ref, std::uint32_t ready) {
     Slot* slot = core_.slot(ref);
     if (slot == nullptr) return;
-    if (ready & (kHangup | kError)) slot->backend_flags |= kPeerHungUp;
+    if (ready & (kHangup | kError)) slot->readiness.peer_hung_up = true;
     if (ready & kReadable) {
-      if (edge_) slot->backend_flags &= ~kEdgeArmed;  // a new edge: there may be more
+      if (edge_) slot->readiness.edge_armed = false;  // a new edge: there may be more
       if (slot->accepting()) {
         do_accept(ref);
       } else if (slot->receiving() && slot->receive_readiness) {
@@ -194,9 +184,9 @@ class ReadinessEngine final : public Engine {
     }
     if (!(ready & kWritable)) return;
     slot = core_.slot(ref);
-    if (slot != nullptr && (slot->backend_flags & kConnectWaiting)) finish_connect(ref, *slot);
+    if (slot != nullptr && slot->readiness.connect == Op::waiting) finish_connect(ref, *slot);
     slot = core_.slot(ref);
-    if (slot != nullptr && (slot->backend_flags & kSendWaiting)) finish_send(ref, *slot);
+    if (slot != nullptr && slot->readiness.send == Op::waiting) finish_send(ref, *slot);
   }
 
   // EMFILE and friends are reported once per turn and end the turn's accepting:
@@ -211,7 +201,7 @@ class ReadinessEngine final : public Engine {
         continue;
       }
       if (sys::is_would_block(fd.error())) {
-        slot->backend_flags |= kEdgeArmed;
+        slot->readiness.edge_armed = true;
         return;
       }
       if (fd.error() == std::errc::connection_aborted) continue;  // that client gave up
@@ -231,7 +221,7 @@ class ReadinessEngine final : public Engine {
                                : sys::read(slot->fd, scratch_.data(), scratch_.size());
       if (!n) {
         if (sys::is_would_block(n.error())) {
-          slot->backend_flags |= kEdgeArmed;
+          slot->readiness.edge_armed = true;
         } else {
           core_.complete_receive(ref, fail(n.error()));
         }
@@ -243,13 +233,13 @@ class ReadinessEngine final : public Engine {
       }
       // Read before the callback, which may register descriptors (moving slots).
       const bool short_read = *n < scratch_.size();
-      const bool emptied = short_read && slot->is_stream && !(slot->backend_flags & kPeerHungUp);
+      const bool emptied = short_read && slot->is_stream && !slot->readiness.peer_hung_up;
       if (!core_.complete_receive(ref, std::span<const std::byte>(scratch_.data(), *n))) return;
       // Level-triggered, a short read means the socket is (very likely) empty, and
       // if it is not, the poller says so again: skip the read that would say EAGAIN.
       if (!edge_ && short_read) return;
       if (edge_ && emptied) {
-        if (Slot* s = core_.slot(ref)) s->backend_flags |= kEdgeArmed;
+        if (Slot* s = core_.slot(ref)) s->readiness.edge_armed = true;
         return;
       }
     }
@@ -268,7 +258,7 @@ class ReadinessEngine final : public Engine {
     if (sys::wait_for(slot->fd, POLLIN, Deadline::at(Deadline::Clock::now()))) {
       queue_recheck(ref, *slot);
     } else {
-      slot->backend_flags |= kEdgeArmed;
+      slot->readiness.edge_armed = true;
     }
   }
 
@@ -281,14 +271,14 @@ class ReadinessEngine final : public Engine {
   }
 
   void start_send(SlotRef ref, Slot& slot) {
-    slot.backend_flags |= kSendStarted;
+    slot.readiness.send = Op::started;
     if (slot.send_readiness) {  // wait_writable(): called after EAGAIN, so wait
-      slot.backend_flags |= kSendWaiting;
+      slot.readiness.send = Op::waiting;
       return;
     }
     auto sent = try_send(slot);
     if (!sent && sys::is_would_block(sent.error())) {
-      slot.backend_flags |= kSendWaiting;
+      slot.readiness.send = Op::waiting;
       return;
     }
     deferred_.push_back({ref, true, std::move(sent)});
@@ -296,30 +286,30 @@ class ReadinessEngine final : public Engine {
 
   void finish_send(SlotRef ref, Slot& slot) {
     if (slot.send_readiness) {
-      slot.backend_flags &= ~kSendWaiting;
+      slot.readiness.send = Op::started;
       core_.complete_send(ref, std::size_t{0});
       return;
     }
     auto sent = try_send(slot);
     if (!sent && sys::is_would_block(sent.error())) return;  // spurious: keep waiting
-    slot.backend_flags &= ~kSendWaiting;
+    slot.readiness.send = Op::started;
     core_.complete_send(ref, std::move(sent));
   }
 
   // EAGAIN from connect on a Unix socket means the listener's backlog is full and
   // nothing is in progress: it is reported as the error, not waited on.
   void start_connect(SlotRef ref, Slot& slot) {
-    slot.backend_flags |= kConnectStarted;
+    slot.readiness.connect = Op::started;
     auto c = sys::connect(slot.fd, *slot.connect_to);
     if (!c && c.error() == std::errc::operation_in_progress) {
-      slot.backend_flags |= kConnectWaiting;
+      slot.readiness.connect = Op::waiting;
       return;
     }
     deferred_.push_back({ref, false, c ? Result<std::size_t>(0) : Result<std::size_t>(fail(c.error()))});
   }
 
   void finish_connect(SlotRef ref, Slot& slot) {
-    slot.backend_flags &= ~kConnectWaiting;
+    slot.readiness.connect = Op::started;
     auto err = sys::get_option<int>(slot.fd, SOL_SOCKET, SO_ERROR);
     Status result;
     if (!err) {
