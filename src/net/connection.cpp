@@ -155,7 +155,9 @@ bool Connection::deliver_frames(std::span<const std::byte> input, std::size_t& c
 // --- output --------------------------------------------------------------------------
 
 Status Connection::send(std::span<const std::byte> message) {
-  if (state_ != State::open || write_shutdown_requested_) return fail(std::make_error_code(std::errc::not_connected));
+  if (state_ != State::open || write_side_ != WriteSide::open) {
+    return fail(std::make_error_code(std::errc::not_connected));
+  }
   if (records_) return send_record(message);
   if (queued_output() + message.size() + 4 > options_.max_output_bytes) return fail(errc::limit_reached);
   if (options_.framing.kind == Framing::Kind::raw && !message.empty() && queued_output() == 0 && !send_in_flight_) {
@@ -258,10 +260,10 @@ void Connection::update_backpressure() {
 
 void Connection::after_output_drained() {
   release_if_idle(pending_);
-  const bool want_fin = write_shutdown_requested_ || state_ == State::closing;
-  if (want_fin && !write_shut_) {
+  const bool want_fin = write_side_ == WriteSide::fin_wanted || state_ == State::closing;
+  if (want_fin && write_side_ != WriteSide::fin_sent) {
     (void)sys::shutdown(fd_.get(), SHUT_WR);  // a failure here means the peer is gone: close will say so
-    write_shut_ = true;
+    write_side_ = WriteSide::fin_sent;
   }
   if (state_ != State::closing) return;
   if (peer_closed_) return finish({});
@@ -439,8 +441,8 @@ void Connection::flush_records(bool in_callback) {
 // --- closing ---------------------------------------------------------------------------
 
 void Connection::shutdown_write() {
-  if (state_ != State::open || write_shutdown_requested_) return;
-  write_shutdown_requested_ = true;
+  if (state_ != State::open || write_side_ != WriteSide::open) return;
+  write_side_ = WriteSide::fin_wanted;
   flush();
 }
 

@@ -171,7 +171,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] Result<TcpInfo> tcp_info() const { return tcp_option::info(fd_.get()); }
 
  private:
+  // The connection as a whole: open, closing (queued output drains, then FIN, then
+  // the peer's FIN within close_linger), closed.
   enum class State : std::uint8_t { open, closing, closed };
+  // Our sending direction: open; a FIN is wanted once queued output drains
+  // (shutdown_write()); the FIN is sent. close() wants the FIN as well, through State.
+  enum class WriteSide : std::uint8_t { open, fin_wanted, fin_sent };
   Connection(event::EventLoop& loop, Fd fd, ConnectionOptions options);
 
   void handle_receive(Result<std::span<const std::byte>> chunk);
@@ -212,8 +217,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
   bool send_in_flight_ = false;    // a send is with the loop (record mode: waiting for writability, or failed)
   bool above_high_water_ = false;
-  bool write_shutdown_requested_ = false;
-  bool write_shut_ = false;
+  WriteSide write_side_ = WriteSide::open;
   bool peer_closed_ = false;
   MessageFn on_message_;
   ConnectionStats stats_;
