@@ -114,6 +114,9 @@ else
 fi
 
 # --- running one server -------------------------------------------------------------
+# shellcheck source=scripts/bench-server.sh
+source "$(dirname "$0")/bench-server.sh"
+
 # start_server LABEL TRANSPORT: starts it pinned, sets SERVER_PID and SERVER_ADDR;
 # returns 1 (with the server's stderr in $WORK/server.err) if it does not listen.
 start_server() {
@@ -126,37 +129,8 @@ start_server() {
   fi
   local -a argv
   read -r -a argv <<<"${COMMAND[$label]/ADDR/$address}"
-  # The previous server's "listening on" line must not be read before this server's
-  # redirect truncates the file (a stale TCP port: connection refused).
-  rm -f "$WORK/server.err"
-  "${SERVER_PIN[@]}" "${argv[@]}" 2>"$WORK/server.err" >/dev/null &
-  SERVER_PID=$!
-  SERVER_ADDR=""
-  for _ in $(seq 100); do
-    SERVER_ADDR=$(sed -n 's/^sockit: listening on //p' "$WORK/server.err" 2>/dev/null | head -1)
-    [[ -n $SERVER_ADDR ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  stop_server
-  return 1
+  launch_server "${SERVER_PIN[@]}" "${argv[@]}"
 }
-
-# stop_server: SIGTERM, then SIGKILL after 5 s; the server's stderr stays in $WORK/server.err.
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
-# The backend a stopped `sockit echo` says it ran ("sockit:   backend epoll, 1 thread").
-reported_backend() { sed -n 's/^sockit: *backend \([^,]*\),.*/\1/p' "$WORK/server.err" | head -1; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

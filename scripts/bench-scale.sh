@@ -197,6 +197,9 @@ RUN_TIMEOUT=$(awk -v c="$CONNECT_TIMEOUT" -v w="$WARMUP" -v d="$DURATION" 'BEGIN
 echo "bench-scale: $ROUNDS rounds x $runs runs of ${WARMUP} s + ${DURATION} s: about $estimate min" >&2
 
 # --- running one server -------------------------------------------------------------
+# shellcheck source=scripts/bench-server.sh
+source "$(dirname "$0")/bench-server.sh"
+
 # start_server LABEL TRANSPORT: starts it (pinned or not), sets SERVER_PID and
 # SERVER_ADDR; returns 1 (its stderr in $WORK/server.err) if it does not listen.
 start_server() {
@@ -210,31 +213,7 @@ start_server() {
   local -a argv pin=()
   read -r -a argv <<<"${COMMAND[$label]/ADDR/$address}"
   ((PINNED[$label])) && pin=("${SERVER_PIN[@]}")
-  rm -f "$WORK/server.err"  # never read the previous server's listening line
-  "${pin[@]}" "${argv[@]}" 2>"$WORK/server.err" >/dev/null &
-  SERVER_PID=$!
-  SERVER_ADDR=""
-  for _ in $(seq 100); do
-    SERVER_ADDR=$(sed -n 's/^sockit: listening on //p' "$WORK/server.err" 2>/dev/null | head -1)
-    [[ -n $SERVER_ADDR ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  stop_server
-  return 1
-}
-
-# stop_server: SIGTERM, then SIGKILL after 5 s; the server's stderr stays in $WORK/server.err.
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+  launch_server "${pin[@]}" "${argv[@]}"
 }
 
 # A backend that fell back (io_uring refused) is dropped, not measured under the
@@ -243,7 +222,7 @@ declare -A SKIPPED
 check_backend() {
   local label=$1 want=${BACKEND[$1]} got
   [[ -n $want ]] || return 0
-  got=$(sed -n 's/^sockit: *backend \([^,]*\),.*/\1/p' "$WORK/server.err" | head -1)
+  got=$(reported_backend)
   if [[ -n $got && $got != "$want"* ]]; then
     SKIPPED[$label]="asked for $want, the server ran $got (kernel refused it?)"
     return 1
