@@ -36,8 +36,8 @@ using sockit::test::bytes_of;
 using sockit::test::random_bytes;
 using sockit::test::string_of;
 
-// Where the example binaries are: $SOCKIT_EXAMPLES_DIR (set by CTest), else the
-// examples/ directory beside this binary's tests/ directory in the build tree.
+// Where the example binaries are: the examples/ directory beside this binary's
+// tests/ directory in the build tree, or $SOCKIT_EXAMPLES_DIR when set by hand.
 std::string examples_dir() {
   if (const char* dir = std::getenv("SOCKIT_EXAMPLES_DIR"); dir != nullptr && *dir != '\0') return dir;
   std::error_code ec;
