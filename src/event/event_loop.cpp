@@ -24,18 +24,7 @@ std::vector<std::string> EventLoop::available_backends() {
 
 const BackendInfo& EventLoop::backend() const { return core_->backend(); }
 LoopStats& LoopStats::operator+=(const LoopStats& o) {
-  turns += o.turns;
-  syscalls_wait += o.syscalls_wait;
-  timers_fired += o.timers_fired;
-  tasks_run += o.tasks_run;
-  registered += o.registered;
-  zc_sends += o.zc_sends;
-  zc_copied += o.zc_copied;
-  zc_refused += o.zc_refused;
-  events += o.events;
-  receives_armed += o.receives_armed;
-  buffer_ring_empty += o.buffer_ring_empty;
-  cq_overflow += o.cq_overflow;
+  for (LoopStatsField field : kLoopStatsFields) this->*field += o.*field;
   return *this;
 }
 

@@ -90,9 +90,9 @@ Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
   assert_loop_thread();
   // Nested turns (run_once from a callback) keep the outer turn's flag.
   const bool outermost = !running_.exchange(true, std::memory_order_acq_rel);
-  counters_.turns.add();
+  counters_.add(&LoopStats::turns);
   Status result = engine_->wait(wait_budget(max_wait));
-  if (result) counters_.timers_fired.add(timers_.run_due(TimerQueue::Clock::now()));
+  if (result) counters_.add(&LoopStats::timers_fired, timers_.run_due(TimerQueue::Clock::now()));
   if (outermost) running_.store(false, std::memory_order_release);
   return result;
 }
@@ -133,7 +133,7 @@ void LoopCore::drain_posted() {
   }
   for (Task& task : batch) {
     task();
-    counters_.tasks_run.add();
+    counters_.add(&LoopStats::tasks_run);
   }
 }
 
@@ -213,7 +213,7 @@ SlotRef LoopCore::allocate_slot(int fd) {
   s.in_use = true;
   struct stat st {};
   s.is_socket = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-  counters_.registered.add();
+  counters_.add(&LoopStats::registered);
   return {index, generation};
 }
 
@@ -238,7 +238,7 @@ void LoopCore::free_slot(SlotRef ref) {
   *s = Slot{};
   s->generation = next_generation;
   free_slots_.push_back(ref.index);
-  counters_.registered.sub();
+  counters_.sub(&LoopStats::registered);
 }
 
 void LoopCore::start_accept(SlotRef ref, AcceptFn fn) {

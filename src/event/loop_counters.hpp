@@ -1,10 +1,14 @@
 // LoopCounters: the event loop's statistics as the loop thread keeps them
 // (internal). One writer (the loop thread), any number of readers
 // (EventLoop::stats() from any thread, e.g. a server's stats line): each counter
-// is a relaxed atomic written with a plain load and store, so counting costs a
-// loop no locked instruction and a reader never sees a torn value.
+// is written through a relaxed atomic_ref with a plain load and store, so counting
+// costs a loop no locked instruction and a reader never sees a torn value.
+//
+// The counters are a LoopStats itself, so a new statistic is declared once (in
+// LoopStats) and listed once (kLoopStatsFields) for the snapshot and for sums.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -12,39 +16,38 @@
 
 namespace sockit::event {
 
-class Counter {
- public:
-  void add(std::uint64_t n = 1) { set(get() + n); }
-  void sub(std::uint64_t n = 1) { set(get() - n); }
-  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+using LoopStatsField = std::uint64_t LoopStats::*;
 
- private:
-  std::atomic<std::uint64_t> value_{0};
+// Every field of LoopStats (a static_assert below keeps the list complete).
+inline constexpr std::array<LoopStatsField, 12> kLoopStatsFields = {
+    &LoopStats::turns,     &LoopStats::syscalls_wait,  &LoopStats::timers_fired,      &LoopStats::tasks_run,
+    &LoopStats::registered, &LoopStats::zc_sends,      &LoopStats::zc_copied,         &LoopStats::zc_refused,
+    &LoopStats::events,    &LoopStats::receives_armed, &LoopStats::buffer_ring_empty, &LoopStats::cq_overflow,
 };
+static_assert(sizeof(LoopStats) == kLoopStatsFields.size() * sizeof(std::uint64_t),
+              "a LoopStats field is missing from kLoopStatsFields");
 
-// The fields of LoopStats, one Counter each (see LoopStats for their meaning).
-struct LoopCounters {
-  Counter turns, syscalls_wait, timers_fired, tasks_run, registered;
-  Counter zc_sends, zc_copied, zc_refused;
-  Counter events, receives_armed, buffer_ring_empty, cq_overflow;
+class LoopCounters {
+ public:
+  void add(LoopStatsField field, std::uint64_t n = 1) { set(field, get(field) + n); }
+  void sub(LoopStatsField field, std::uint64_t n = 1) { set(field, get(field) - n); }
 
   [[nodiscard]] LoopStats snapshot() const {
     LoopStats s;
-    s.turns = turns.get();
-    s.syscalls_wait = syscalls_wait.get();
-    s.timers_fired = timers_fired.get();
-    s.tasks_run = tasks_run.get();
-    s.registered = registered.get();
-    s.zc_sends = zc_sends.get();
-    s.zc_copied = zc_copied.get();
-    s.zc_refused = zc_refused.get();
-    s.events = events.get();
-    s.receives_armed = receives_armed.get();
-    s.buffer_ring_empty = buffer_ring_empty.get();
-    s.cq_overflow = cq_overflow.get();
+    for (LoopStatsField field : kLoopStatsFields) s.*field = get(field);
     return s;
   }
+
+ private:
+  [[nodiscard]] std::uint64_t get(LoopStatsField field) const {
+    return std::atomic_ref<std::uint64_t>(values_.*field).load(std::memory_order_relaxed);
+  }
+  void set(LoopStatsField field, std::uint64_t n) {
+    std::atomic_ref<std::uint64_t>(values_.*field).store(n, std::memory_order_relaxed);
+  }
+
+  // mutable: atomic_ref (C++20) takes only a non-const object, even to load.
+  alignas(std::atomic_ref<std::uint64_t>::required_alignment) mutable LoopStats values_;
 };
 
 }  // namespace sockit::event

@@ -106,9 +106,9 @@ class ReadinessEngine final : public Engine {
     sync_dirty();
     const bool queued = !deferred_.empty() || !recheck_.empty();
     auto n = poller_->wait(queued ? std::optional(std::chrono::nanoseconds::zero()) : timeout, events_);
-    core_.counters().syscalls_wait.add();
+    core_.counters().add(&LoopStats::syscalls_wait);
     if (!n) return fail(n.error());
-    core_.counters().events.add(*n);
+    core_.counters().add(&LoopStats::events, *n);
     deliver_deferred();
     run_rechecks();
     for (std::size_t i = 0; i < *n; ++i) dispatch(SlotRef::unpack(events_[i].token), events_[i].events);

@@ -61,7 +61,7 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
       io_uring_cqe* first = nullptr;
       r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
     }
-    core_.counters().syscalls_wait.add();
+    core_.counters().add(&LoopStats::syscalls_wait);
     // A signal ends the enter with EINTR, or, if it submitted requests first, with
     // their count: either way, nothing to deliver and time left means wait again.
     if (io_uring_cq_ready(&ring_) > 0 || (r < 0 && r != -EINTR)) break;
@@ -82,8 +82,8 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   // Stashed bytes were read before anything in this batch.
   for (SlotRef ref : std::exchange(resumed_, {})) flush_stash(ref);
   LoopCounters& counters = core_.counters();
-  counters.events.add(batch.size());
-  if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) counters.cq_overflow.add();
+  counters.add(&LoopStats::events, batch.size());
+  if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) counters.add(&LoopStats::cq_overflow);
   for (const io_uring_cqe& cqe : batch) dispatch(cqe);
   batch_ = std::move(batch);  // keeps its capacity for the next turn
   return {};
@@ -169,7 +169,7 @@ void UringEngine::on_receive(SlotRef ref, SlotState& st, const io_uring_cqe& cqe
     if (alive) reconcile(ref);
     return;
   }
-  if (cqe.res == -ENOBUFS) core_.counters().buffer_ring_empty.add();
+  if (cqe.res == -ENOBUFS) core_.counters().add(&LoopStats::buffer_ring_empty);
   if (poll || cqe.res == -ECANCELED || cqe.res == -ENOBUFS) {
     // A poll saying "readable", our own cancellation, or the buffer ring ran dry
     // (the buffers come back as this batch's callbacks return): re-arm, no error.
@@ -256,13 +256,13 @@ std::optional<int> UringEngine::zero_copy_result(SlotState& st, OpMemory& m, con
   m.owner.reset();
   LoopCounters& counters = core_.counters();
   if (result == -EOPNOTSUPP) {
-    counters.zc_refused.add();  // e.g. a Unix socket: this slot sends plainly from now on
+    counters.add(&LoopStats::zc_refused);  // e.g. a Unix socket: this slot sends plainly from now on
     st.zc_off = true;
     return result;
   }
-  counters.zc_sends.add();
+  counters.add(&LoopStats::zc_sends);
   if (notification && (static_cast<std::uint32_t>(cqe.res) & IORING_NOTIF_USAGE_ZC_COPIED) != 0 && result > 0) {
-    counters.zc_copied.add();
+    counters.add(&LoopStats::zc_copied);
     if (zc_adaptive_) st.zc_off = true;  // zero copy costs here and saves nothing
   }
   return result;

@@ -259,7 +259,7 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
       break;
     case UringOp::kReceive:
       prep_receive(sqe, slot, st);
-      core_.counters().receives_armed.add();
+      core_.counters().add(&LoopStats::receives_armed);
       break;
     case UringOp::kSend:
       prep_send(sqe, slot, st);

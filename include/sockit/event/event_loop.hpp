@@ -97,7 +97,7 @@ struct LoopStats {
   std::uint64_t syscalls_wait = 0; // epoll_wait / poll / select / io_uring_enter calls
   std::uint64_t timers_fired = 0;
   std::uint64_t tasks_run = 0;     // posted tasks executed
-  std::size_t registered = 0;      // live IoHandles
+  std::uint64_t registered = 0;    // live IoHandles
   // io_uring zero-copy sends (LoopOptions::send_zc_threshold):
   std::uint64_t zc_sends = 0;     // sends made with IORING_OP_SEND_ZC / SENDMSG_ZC
   std::uint64_t zc_copied = 0;    // ... of which the kernel copied the bytes anyway
