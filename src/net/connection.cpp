@@ -61,7 +61,7 @@ Result<std::shared_ptr<Connection>> Connection::create(event::EventLoop& loop, F
   auto type = sys::get_option<int>(fd.get(), SOL_SOCKET, SO_TYPE);
   if (!type) return fail(type.error());
   std::shared_ptr<Connection> c(new Connection(loop, std::move(fd), options));
-  c->records_ = *type == SOCK_SEQPACKET;
+  c->unit_ = *type == SOCK_SEQPACKET ? Unit::records : Unit::bytes;
   auto io = loop.watch(c->fd_.get());
   if (!io) return fail(io.error());
   c->io_ = std::move(*io);
@@ -82,7 +82,7 @@ void Connection::start() {
   // The IoHandle belongs to this object and cancels its callbacks when destroyed,
   // so a raw `this` cannot dangle; shared_from_this() inside keeps us alive while
   // a callback runs even if the owner drops its reference.
-  if (records_) return wait_for_records();
+  if (unit_ == Unit::records) return wait_for_records();
   io_.receive([this](Result<std::span<const std::byte>> chunk) { handle_receive(std::move(chunk)); });
 }
 
@@ -111,7 +111,7 @@ void Connection::handle_receive(Result<std::span<const std::byte>> chunk) {
 }
 
 void Connection::handle_end_of_stream() {
-  peer_closed_ = true;
+  read_side_ = ReadSide::peer_closed;
   if (state_ == State::closing) {
     if (queued_output() == 0) finish({});
     return;
@@ -158,7 +158,7 @@ Status Connection::send(std::span<const std::byte> message) {
   if (state_ != State::open || write_side_ != WriteSide::open) {
     return fail(std::make_error_code(std::errc::not_connected));
   }
-  if (records_) return send_record(message);
+  if (unit_ == Unit::records) return send_record(message);
   if (queued_output() + message.size() + 4 > options_.max_output_bytes) return fail(errc::limit_reached);
   if (options_.framing.kind == Framing::Kind::raw && !message.empty() && queued_output() == 0 && !send_in_flight_) {
     return send_raw_now(message);
@@ -211,7 +211,7 @@ void Connection::write_through() {
 }
 
 void Connection::flush() {
-  if (records_) return flush_records(/*in_callback=*/false);
+  if (unit_ == Unit::records) return flush_records(/*in_callback=*/false);
   if (send_in_flight_ || state_ == State::closed) return;
   if (sending_.empty()) std::swap(sending_, pending_);
   if (sending_.empty()) return after_output_drained();
@@ -266,7 +266,7 @@ void Connection::after_output_drained() {
     write_side_ = WriteSide::fin_sent;
   }
   if (state_ != State::closing) return;
-  if (peer_closed_) return finish({});
+  if (read_side_ == ReadSide::peer_closed) return finish({});
   // Wait a bounded time for the peer's FIN, so its last bytes are not met with RST.
   linger_timer_ = loop_.run_after(options_.close_linger, [this] { finish({}); });
 }

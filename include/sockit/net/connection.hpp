@@ -162,7 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   [[nodiscard]] bool is_open() const noexcept { return state_ != State::closed; }
   // True on a seqpacket socket: one message per record (see the top of this file).
-  [[nodiscard]] bool is_record_mode() const noexcept { return records_; }
+  [[nodiscard]] bool is_record_mode() const noexcept { return unit_ == Unit::records; }
   [[nodiscard]] std::size_t queued_output() const noexcept {
     return sending_.size() + pending_.size() + (lent_ ? lent_->size() : 0);
   }
@@ -177,6 +177,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Our sending direction: open; a FIN is wanted once queued output drains
   // (shutdown_write()); the FIN is sent. close() wants the FIN as well, through State.
   enum class WriteSide : std::uint8_t { open, fin_wanted, fin_sent };
+  // Our receiving direction: open until the peer's end of stream (FIN, or a
+  // zero-length read on seqpacket); nothing is read after it.
+  enum class ReadSide : std::uint8_t { open, peer_closed };
+  // What one message is: bytes cut by the framing (streams), or one record
+  // (seqpacket), fixed at creation from the socket's own type.
+  enum class Unit : std::uint8_t { bytes, records };
   Connection(event::EventLoop& loop, Fd fd, ConnectionOptions options);
 
   void handle_receive(Result<std::span<const std::byte>> chunk);
@@ -213,12 +219,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Fd fd_;
   event::IoHandle io_;
   State state_ = State::open;
-  bool records_ = false;           // seqpacket: one message per record
-  bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
-  bool send_in_flight_ = false;    // a send is with the loop (record mode: waiting for writability, or failed)
-  bool above_high_water_ = false;
+  Unit unit_ = Unit::bytes;
+  ReadSide read_side_ = ReadSide::open;
   WriteSide write_side_ = WriteSide::open;
-  bool peer_closed_ = false;
+  // A send operation is with the loop (record mode: waiting for writability, or failed).
+  bool send_in_flight_ = false;
+  // Backpressure's hysteresis: set above high_water_mark (reading paused), cleared
+  // at or below low_water_mark (reading resumed).
+  bool above_high_water_ = false;
+  bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
   MessageFn on_message_;
   ConnectionStats stats_;
   ConnectionOptions options_;
