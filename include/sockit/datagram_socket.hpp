@@ -10,6 +10,9 @@
 // Ownership and threads: see Socket.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -40,6 +43,17 @@ struct OutgoingDatagram {
   const Endpoint* to = nullptr;  // nullptr on a connected socket
 };
 
+struct DatagramBindOptions {
+  mode_t unix_mode = 0600;  // Unix path: the socket file's permissions
+  // UDP: several sockets share the port (SO_REUSEPORT; the kernel spreads senders
+  // across them by a hash of the source address).
+  bool reuse_port = false;
+  // UDP and abstract Unix: while bind finds the address in use, retry for this
+  // long (see ListenOptions::bind_retry_for: a killed server's socket can outlive
+  // its process briefly). A live server is never displaced.
+  std::chrono::milliseconds bind_retry_for{0};
+};
+
 class DatagramSocket : public Socket {
  public:
   DatagramSocket() = default;
@@ -51,6 +65,7 @@ class DatagramSocket : public Socket {
   // port; a Unix path gets the same stale-file handling, mode and cleanup as listen()
   // (see listener.hpp), with `unix_mode` for the socket file.
   [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, mode_t unix_mode = 0600);
+  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, const DatagramBindOptions& options);
   // A socket connected to `address`. A Unix client is auto-bound to a fresh abstract
   // name so the peer can reply.
   [[nodiscard]] static Result<DatagramSocket> connect(const Address& address);

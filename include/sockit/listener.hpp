@@ -3,7 +3,10 @@
 // Unix paths are handled the way a restarted daemon needs (the reference's
 // "EADDRINUSE after a crash"): if the path exists, listen() probes it with a
 // connect. Refused means a stale file from a dead server: it is removed and the
-// bind goes on. A live server means errc::address_in_use and its file is not
+// bind goes on. So does a connect accepted for a process that no longer exists
+// (SO_PEERCRED names the process that called listen): after SIGKILL a dying
+// io_uring ring can keep the listening socket accepting for tens of milliseconds.
+// A live server means errc::address_in_use and its file is not
 // touched; a path that is not a socket is errc::not_a_socket_file, never deleted.
 // (The probe is one connection the live server sees open and close at once. Two
 // servers starting at the same instant on one stale path can still race between
@@ -23,6 +26,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 
 #include "sockit/address.hpp"
@@ -43,6 +47,14 @@ struct ListenOptions {
   mode_t unix_mode = 0600;           // Unix path: the socket file's permissions
   bool create_parent_directory = false;  // Unix path: mkdir -p the parent with 0700
   bool remove_stale = true;          // Unix path: remove a stale socket file (see above)
+  // TCP and abstract Unix: while bind finds the address in use, retry for this
+  // long. A server killed with SIGKILL can hold its address for tens of
+  // milliseconds after its process is gone (io_uring tears its ring down
+  // asynchronously); a supervisor's immediate restart rides that out. A live
+  // server is never displaced: the bind fails with EADDRINUSE when the time is up.
+  // (A Unix path needs no wait: a socket file whose listening process has died is
+  // stale, see above.)
+  std::chrono::milliseconds bind_retry_for{0};
 };
 
 class Listener : public Socket, public TcpOptions<Listener> {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/bind_retry.hpp"
 #include "core/blocking_io.hpp"
 #include "core/message_io.hpp"
 #include "core/unix_path.hpp"
@@ -59,17 +60,26 @@ Status autobind_unix(int fd) {
 }  // namespace
 
 Result<DatagramSocket> DatagramSocket::bind(const Address& address, mode_t unix_mode) {
+  return bind(address, DatagramBindOptions{.unix_mode = unix_mode});
+}
+
+Result<DatagramSocket> DatagramSocket::bind(const Address& address, const DatagramBindOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   if (address.is_unix() && !address.is_abstract()) {
     auto endpoints = address.resolve();
     if (!endpoints) return fail(endpoints.error());
     auto fd = sys::socket(AF_UNIX, SOCK_DGRAM);
     if (!fd) return fail(fd.error());
-    auto file = detail::bind_unix_path(fd->get(), address, endpoints->front(), {.mode = unix_mode});
+    auto file = detail::bind_unix_path(fd->get(), address, endpoints->front(), {.mode = options.unix_mode});
     if (!file) return fail(file.error());
     return DatagramSocket(std::move(*fd), address.transport(), std::move(*file));
   }
-  return first_endpoint_that(address, [&](int fd, const Endpoint& endpoint) { return sys::bind(fd, endpoint); });
+  return first_endpoint_that(address, [&](int fd, const Endpoint& endpoint) -> Status {
+    if (options.reuse_port && address.transport() == Transport::udp) {
+      if (auto s = sys::set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1); !s) return s;
+    }
+    return detail::bind_retrying_in_use(fd, endpoint, options.bind_retry_for);
+  });
 }
 
 Result<DatagramSocket> DatagramSocket::connect(const Address& address) {

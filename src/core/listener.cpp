@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "core/bind_retry.hpp"
 #include "core/blocking_io.hpp"
 #include "core/unix_path.hpp"
 #include "sys/syscalls.hpp"
@@ -83,7 +84,9 @@ Result<Listener> listen(const Address& address, const ListenOptions& options) {
     if (address.is_inet()) {
       if (auto s = apply_tcp_options(fd->get(), endpoint.family(), options); !s) return fail(s.error());
     }
-    if (auto s = sys::bind(fd->get(), endpoint); !s) return fail(s.error());
+    if (auto s = detail::bind_retrying_in_use(fd->get(), endpoint, options.bind_retry_for); !s) {
+      return fail(s.error());
+    }
   }
 
   const int backlog = clamp_backlog(options.backlog);

@@ -1,16 +1,50 @@
 #include "core/unix_path.hpp"
 
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "sys/error.hpp"
 #include "sys/syscalls.hpp"
 
 namespace sockit::detail {
 namespace {
+
+// True only when `pid` certainly names no running process: gone (ESRCH) or a
+// zombie / dead task whose parent has not reaped it yet. Anything uncertain
+// (pid 0: the owner is in another pid namespace, or a datagram socket, which
+// carries no credentials) counts as running: a live server is never displaced.
+bool process_is_gone(pid_t pid) {
+  if (pid <= 0) return false;
+  if (pid == ::getpid()) return false;
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  // "PID (COMMAND) STATE ...": COMMAND may hold spaces and parentheses, so the
+  // state is the first field after the last ')'.
+  std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat_file, line)) return false;
+  const auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 >= line.size()) return false;
+  const char state = line[close_paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+// The process that called listen(2) on the socket `probe` connected to (the
+// kernel records its credentials at listen time), if it has died. A server
+// killed with SIGKILL can leave its listening socket alive for a few tens of
+// milliseconds: io_uring tears a ring down asynchronously after the process is
+// gone, and a pending (multishot) accept holds the socket until then, so the
+// probe connects although nobody will ever accept. Supervisors restart that fast.
+bool owner_has_died(int probe_fd) {
+  auto cred = sys::get_option<ucred>(probe_fd, SOL_SOCKET, SO_PEERCRED);
+  return cred && process_is_gone(cred->pid);
+}
 
 // Decides what an existing path is: Status ok means "free to bind" (removed or absent).
 Status clear_stale_path(const Address& address, const Endpoint& endpoint, bool remove_stale) {
@@ -23,15 +57,18 @@ Status clear_stale_path(const Address& address, const Endpoint& endpoint, bool r
   if (!remove_stale) return fail(errc::address_in_use);
 
   // Probe with a non-blocking connect of the same socket type: a live server
-  // accepts (or its backlog is full: EAGAIN), a dead one's file refuses.
+  // accepts (or its backlog is full: EAGAIN), a dead one's file refuses, and a
+  // socket that accepts for a process that has died is stale as well.
   auto probe = sys::socket(AF_UNIX, address.socket_type() | SOCK_NONBLOCK);
   if (!probe) return fail(probe.error());
   auto connected = sys::connect(probe->get(), endpoint);
-  if (connected || sys::is_would_block(connected.error()) ||
-      connected.error() == std::errc::operation_in_progress) {
+  if (connected) {
+    if (!owner_has_died(probe->get())) return fail(errc::address_in_use);
+  } else if (sys::is_would_block(connected.error()) || connected.error() == std::errc::operation_in_progress) {
     return fail(errc::address_in_use);
+  } else if (connected.error() != std::errc::connection_refused) {
+    return fail(connected.error());
   }
-  if (connected.error() != std::errc::connection_refused) return fail(connected.error());
   if (::unlink(address.path().c_str()) != 0 && errno != ENOENT) return fail(sys::last_error());
   return {};
 }

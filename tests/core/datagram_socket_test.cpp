@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -268,6 +269,52 @@ TEST(DatagramSocket, PairCarriesDatagramsBothWays) {
   auto cut = b.recv(small, 5s);
   ASSERT_FALSE(cut);
   EXPECT_EQ(cut.error(), errc::message_truncated);
+}
+
+}  // namespace
+}  // namespace sockit
+
+namespace sockit {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(DatagramBind, SharesAUdpPortOnlyWithSocketsThatAskedForIt) {
+  auto first = DatagramSocket::bind(*Address::parse("udp://127.0.0.1:0"), DatagramBindOptions{.reuse_port = true});
+  ASSERT_TRUE(first) << first.error().message();
+  auto same_port = Address::parse("udp://127.0.0.1:" + std::to_string(first->local_address()->port()));
+  ASSERT_TRUE(same_port);
+  auto sharer = DatagramSocket::bind(*same_port, DatagramBindOptions{.reuse_port = true});
+  EXPECT_TRUE(sharer) << sharer.error().message();
+  auto intruder = DatagramSocket::bind(*same_port, DatagramBindOptions{});
+  ASSERT_FALSE(intruder);
+  EXPECT_EQ(intruder.error(), std::errc::address_in_use);
+}
+
+TEST(DatagramBind, RetriesAnAddressInUseForTheTimeAskedThenFails) {
+  auto holder = DatagramSocket::bind(*Address::parse("udp://127.0.0.1:0"));
+  ASSERT_TRUE(holder);
+  auto taken = Address::parse("udp://127.0.0.1:" + std::to_string(holder->local_address()->port()));
+  ASSERT_TRUE(taken);
+  const auto started = std::chrono::steady_clock::now();
+  auto second = DatagramSocket::bind(*taken, DatagramBindOptions{.bind_retry_for = 100ms});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), std::errc::address_in_use);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 100ms);
+}
+
+TEST(DatagramBind, BindsOnceTheAddressIsFreedWithinTheRetryTime) {
+  auto holder = DatagramSocket::bind(*Address::parse("udp://127.0.0.1:0"));
+  ASSERT_TRUE(holder);
+  auto taken = Address::parse("udp://127.0.0.1:" + std::to_string(holder->local_address()->port()));
+  ASSERT_TRUE(taken);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    holder->close();
+  });
+  auto second = DatagramSocket::bind(*taken, DatagramBindOptions{.bind_retry_for = 10s});
+  releaser.join();
+  EXPECT_TRUE(second) << second.error().message();
 }
 
 }  // namespace
