@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <string_view>
 
 namespace sockit::test {
 
@@ -47,6 +49,11 @@ std::vector<std::string> backends_under_test() {
   return names;
 }
 
+bool every_backend_required() {
+  const char* value = std::getenv("SOCKIT_TEST_REQUIRE_BACKENDS");
+  return value != nullptr && std::string_view(value) == "1";
+}
+
 std::string backend_param_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string name = info.param;
   std::replace_if(
@@ -57,6 +64,11 @@ std::string backend_param_name(const ::testing::TestParamInfo<std::string>& info
 std::unique_ptr<event::EventLoop> make_loop_or_skip(const event::LoopOptions& options) {
   auto loop = event::EventLoop::create(options);
   if (loop) return std::move(*loop);
+  if (every_backend_required()) {
+    ADD_FAILURE() << "SOCKIT_TEST_REQUIRE_BACKENDS is set and backend \"" << options.backend
+                  << "\" could not be created: " << loop.error().message();
+    return nullptr;
+  }
   if (options.backend == "io_uring") {
     // The kernel may refuse io_uring (disabled by sysctl, seccomp, too old): a skip.
     // But if available_backends() promised it, failing to create it is a bug.

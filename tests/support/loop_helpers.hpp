@@ -35,8 +35,13 @@ std::vector<std::string> backends_under_test();
 // GoogleTest parameter names must be identifiers: "epoll-et" -> "epoll_et".
 std::string backend_param_name(const ::testing::TestParamInfo<std::string>& info);
 
+// True when SOCKIT_TEST_REQUIRE_BACKENDS=1 (CI sets it on kernels that offer
+// io_uring): then a backend that cannot be created is a failure, never a skip, so a
+// broken set-up cannot hide whole suites.
+bool every_backend_required();
+
 // Creates a loop for `options.backend`; returns nullptr after recording a skip
-// (io_uring refused) or a failure (anything else). Call from the test body or
+// (io_uring refused, unless every_backend_required()) or a failure (anything else). Call from the test body or
 // SetUp and `if (!loop) return;` after it.
 std::unique_ptr<event::EventLoop> make_loop_or_skip(const event::LoopOptions& options);
 
