@@ -9,7 +9,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2
 
-.PHONY: all build deps configure test test-asan test-tsan demo bench bench-echo bench-scale bench-zc clean format lint
+.PHONY: all build deps configure test test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc clean format lint
 
 all: build
 
@@ -38,6 +38,16 @@ test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	@ctest --preset tsan -L '^($(subst $(eval) ,|,$(strip $(TSAN_LAYERS))))$$'
+
+# libFuzzer targets (fuzz/; issue 11) built with clang-19 under ASan+UBSan, each
+# run FUZZ_SECONDS (default 60) from the seeds in fuzz/corpus/. GCC stays the
+# compiler of everything else.
+FUZZ_PACKAGES := clang-19 libfuzzer-19-dev libclang-rt-19-dev
+fuzz: deps
+	@scripts/install-deps.sh $(FUZZ_PACKAGES)
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@scripts/fuzz.sh build/fuzz
 
 demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "core/blocking_io.hpp"
+#include "core/control_messages.hpp"
 #include "sys/syscalls.hpp"
 
 namespace sockit {
@@ -53,19 +54,6 @@ Result<std::size_t> send_with_cmsg(const Socket& socket, std::span<const std::by
                              [&](int flags) { return sys::sendmsg(fd, message, flags); });
 }
 
-// Takes ownership of every descriptor in an SCM_RIGHTS cmsg. The count comes
-// from cmsg_len, which the kernel shortens when it had to cut the list.
-void adopt_fds(const cmsghdr& header, std::vector<Fd>& fds) {
-  if (header.cmsg_len < CMSG_LEN(0)) return;  // malformed: nothing we could own
-  const std::size_t count = (header.cmsg_len - CMSG_LEN(0)) / sizeof(int);
-  const unsigned char* data = CMSG_DATA(&header);
-  for (std::size_t i = 0; i < count; ++i) {
-    int fd = -1;
-    std::memcpy(&fd, data + i * sizeof(int), sizeof(int));  // CMSG_DATA need not be int-aligned
-    fds.emplace_back(fd);
-  }
-}
-
 }  // namespace
 
 Result<std::size_t> send_fds(const Socket& socket, std::span<const std::byte> data, std::span<const int> fds,
@@ -88,9 +76,11 @@ Result<ReceivedMessage> recv_fds(const Socket& socket, std::span<std::byte> buff
   const std::size_t control_size = (max_fds > 0 ? CMSG_SPACE(sizeof(int) * max_fds) : 0) + kCredentialsSpace;
 
   ReceivedMessage received;
-  // Reserve room for every descriptor the control buffer could hold, so adopting
-  // them below cannot throw half-way and leave some unowned.
+  detail::ControlContents contents;
+  // Reserve room for every descriptor the control buffer could hold, so collecting
+  // and adopting them below cannot throw half-way and leave some unowned.
   received.fds.reserve(control_size / sizeof(int));
+  contents.fds.reserve(control_size / sizeof(int));
 
   iovec io{buffer.data(), buffer.size()};
   msghdr message{};
@@ -106,16 +96,9 @@ Result<ReceivedMessage> recv_fds(const Socket& socket, std::span<std::byte> buff
   if (!got) return fail(got.error());
   received.size = *got;
 
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level != SOL_SOCKET) continue;
-    if (header->cmsg_type == SCM_RIGHTS) {
-      adopt_fds(*header, received.fds);
-    } else if (header->cmsg_type == SCM_CREDENTIALS && header->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
-      ucred raw{};
-      std::memcpy(&raw, CMSG_DATA(header), sizeof raw);
-      received.credentials = Credentials{raw.pid, raw.uid, raw.gid};
-    }
-  }
+  detail::read_control_messages(message, contents);
+  for (int received_fd : contents.fds) received.fds.emplace_back(received_fd);
+  received.credentials = contents.credentials;
   // The buffer is sized for max_fds plus one credentials cmsg; when no credentials
   // come, that slack can fit a few more descriptors than asked for. The caller said
   // "up to max_fds", so more is the same failure as MSG_CTRUNC. Returning drops
