@@ -113,6 +113,9 @@ class RelayPair : public std::enable_shared_from_this<RelayPair> {
 
   // Bytes (or a record) from the flow's source.
   void take(Flow& flow, std::span<const std::byte> message) {
+    // A reset below closes the source, which drops the callback running us (and
+    // with it maybe the last reference to this pair): keep it alive to the end.
+    auto self = shared_from_this();
     if (flow.stalled) return;  // reading is paused; what was already read is dropped
     std::span<const std::byte> part = message;
     bool forward = !part.empty() || is_records();  // an empty record is a record
@@ -210,6 +213,7 @@ class RelayPair : public std::enable_shared_from_this<RelayPair> {
   }
 
   void source_ended(Flow& flow) {
+    auto self = shared_from_this();  // closing may drop the callback running us
     flow.ended = true;
     pass_end_on(flow);
   }
