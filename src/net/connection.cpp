@@ -253,7 +253,7 @@ void Connection::update_backpressure() {
     if (on_backpressure_) on_backpressure_(*this, true);
   } else if (above_high_water_ && queued <= options_.low_water_mark) {
     above_high_water_ = false;
-    io_.resume_receive();
+    if (!paused_by_caller_) io_.resume_receive();
     if (on_backpressure_) on_backpressure_(*this, false);
   }
 }
@@ -288,7 +288,7 @@ void Connection::handle_records_readable(Status ready) {
   for (int i = 0; i < kRecordsPerWakeup && step == RecordStep::delivered; ++i) {
     if (state_ == State::closed) return;
     // Paused by backpressure (closing reads on, to see the peer's end of stream).
-    if (state_ == State::open && above_high_water_) break;
+    if (state_ == State::open && (above_high_water_ || paused_by_caller_)) break;
     step = receive_record();
   }
   draining_records_ = false;
@@ -444,6 +444,16 @@ void Connection::shutdown_write() {
   if (state_ != State::open || write_side_ != WriteSide::open) return;
   write_side_ = WriteSide::fin_wanted;
   flush();
+}
+
+void Connection::pause_reading() {
+  paused_by_caller_ = true;
+  if (state_ == State::open) io_.pause_receive();
+}
+
+void Connection::resume_reading() {
+  paused_by_caller_ = false;
+  if (state_ == State::open && !above_high_water_) io_.resume_receive();
 }
 
 void Connection::close() {

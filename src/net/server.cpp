@@ -274,7 +274,10 @@ void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
   tracked.progress_seen_at = std::chrono::steady_clock::now();
   w.connections.emplace(key, std::move(tracked));
   if (handler) handler(*c);
-  c->on_close([this, &w](Connection& closed, std::error_code reason) { on_closed(w, closed, reason); });
+  c->on_close([this, &w, user_close = c->take_on_close()](Connection& closed, std::error_code reason) {
+    on_closed(w, closed, reason);
+    if (user_close) user_close(closed, reason);
+  });
   if (options.idle_timeout.count() > 0) arm_idle_timer(w, key, idle_check_interval());
   c->start();
 }

@@ -170,6 +170,32 @@ TEST_P(ConnectionOn, APeerThatDoesNotReadTriggersBackpressureAndPausesReading) {
   EXPECT_EQ(bytes_in_while_paused, 0u);
 }
 
+TEST_P(ConnectionOn, PauseReadingHoldsInputUntilResumeReadingEvenWithAnEmptyOutputQueue) {
+  auto c = make({.framing = Framing::raw()});
+  std::vector<std::byte> got;
+  c->on_message([&](Connection&, std::span<const std::byte> m) { got.insert(got.end(), m.begin(), m.end()); });
+  c->pause_reading();  // before start(): not one byte may be read
+  c->start();
+  ASSERT_TRUE(peer_.send_all(bytes_of("held back"), 1s));
+  // Turns enough for a delivery that should not come (readiness is immediate here).
+  for (int i = 0; i < 20; ++i) loop_->run_once(1ms);
+  EXPECT_EQ(c->stats().bytes_in, 0u) << "read while paused";
+  c->resume_reading();
+  ASSERT_TRUE(run_until([&] { return got.size() == 9; }));
+  EXPECT_EQ(string_of(got), "held back");
+  // A pause by the caller outlasts the end of the high-water pause: the output
+  // draining below the low mark must not resume reading under the caller.
+  c->pause_reading();
+  ASSERT_TRUE(c->send(bytes_of("reply")));
+  std::vector<std::byte> drained;
+  ASSERT_TRUE(run_until([&] { (void)peer_reads(drained); return drained.size() == 5; }));
+  ASSERT_TRUE(peer_.send_all(bytes_of("more"), 1s));
+  for (int i = 0; i < 20; ++i) loop_->run_once(1ms);
+  EXPECT_EQ(got.size(), 9u);
+  c->resume_reading();
+  ASSERT_TRUE(run_until([&] { return got.size() == 13; }));
+}
+
 TEST_P(ConnectionOn, SendRefusesToQueueBeyondTheOutputLimit) {
   auto c = make({.framing = Framing::raw(), .max_output_bytes = 1 << 20});
   c->start();

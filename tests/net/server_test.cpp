@@ -619,6 +619,30 @@ TEST_P(ServerOn, CloseReasonsTellAProtocolErrorFromAReset) {
   EXPECT_EQ(server->stats().closed_by_peer, 0u);
 }
 
+TEST_P(ServerOn, AnOnCloseSetByTheHandlerRunsAfterTheServersBookkeeping) {
+  std::atomic<int> closes{0};
+  std::atomic<std::uint64_t> active_seen{99};
+  Server* self = nullptr;
+  ServerOptions options;
+  options.backend = GetParam();
+  auto server = Server::create(parse("tcp://127.0.0.1:0"), options, [&](Connection& c) {
+    c.on_close([&](Connection&, std::error_code) {
+      active_seen = self->stats().active;
+      ++closes;
+    });
+  });
+  ASSERT_TRUE(server) << server.error().message();
+  self = server->get();
+  ASSERT_TRUE((*server)->start());
+  auto c = connect((*server)->local_address(), 2s);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(wait_for([&] { return (*server)->stats().active == 1; }));
+  c->close();
+  ASSERT_TRUE(wait_for([&] { return closes == 1; }));
+  EXPECT_EQ(active_seen, 0u);
+  EXPECT_EQ((*server)->stats().closed_by_peer, 1u);
+}
+
 TEST_P(ServerOn, GracefulShutdownUnderLoadDeliversEveryReplyToAMessageTheServerRead) {
   ServerOptions options;
   options.threads = 2;

@@ -77,6 +77,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "sockit/event/event_loop.hpp"
 #include "sockit/event/io_handle.hpp"
@@ -143,6 +144,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_message(MessageFn fn) { on_message_ = std::move(fn); }
   void on_close(CloseFn fn) { on_close_ = std::move(fn); }
+  // Hands back the on_close handler set so far (leaving none), for an owner that
+  // wraps it in its own (net::Server chains a connection handler's on_close).
+  [[nodiscard]] CloseFn take_on_close() { return std::exchange(on_close_, nullptr); }
   void on_backpressure(BackpressureFn fn) { on_backpressure_ = std::move(fn); }
   // The peer half-closed (sent FIN). Default without a handler: finish sending
   // what is queued, then close. With one, the connection stays open for writing.
@@ -155,12 +159,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] Status send(std::string_view text) { return send(std::as_bytes(std::span(text.data(), text.size()))); }
   // Half-close: FIN after everything queued is sent; reading goes on.
   void shutdown_write();
+  // Stops reading from the socket until resume_reading(), whatever this
+  // connection's own output queue says: for a caller that hands the input to a
+  // slower consumer (a relay's other connection, a delay queue), whose backpressure
+  // this connection cannot see. Composes with the high-water pause: reading resumes
+  // only once neither holds it. Closing reads on regardless (to see the peer's FIN).
+  void pause_reading();
+  void resume_reading();
   // Graceful: stop reading, flush, FIN, wait (close_linger) for the peer's FIN, close.
   void close();
   // Abortive: drop queued output and reset the connection (RST), now.
   void abort();
 
   [[nodiscard]] bool is_open() const noexcept { return state_ != State::closed; }
+  // The loop this connection runs on: where a handler creates what must run beside
+  // it (a relay's Connector to the other side, its timers).
+  [[nodiscard]] event::EventLoop& loop() const noexcept { return loop_; }
   // True on a seqpacket socket: one message per record (see the top of this file).
   [[nodiscard]] bool is_record_mode() const noexcept { return unit_ == Unit::records; }
   [[nodiscard]] std::size_t queued_output() const noexcept {
@@ -228,6 +242,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // at or below low_water_mark (reading resumed).
   bool above_high_water_ = false;
   bool draining_records_ = false;  // record mode: inside a receive drain, sends wait for its end
+  bool paused_by_caller_ = false;  // pause_reading(): holds reading paused beside the high-water pause
   MessageFn on_message_;
   ConnectionStats stats_;
   ConnectionOptions options_;

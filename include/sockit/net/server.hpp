@@ -111,7 +111,8 @@ struct ServerStats {
 class Server {
  public:
   // Called on the worker thread for every admitted connection, before it starts
-  // reading: set on_message (and others) here. Do not set on_close: the server owns it.
+  // reading: set on_message (and others) here. An on_close set here runs after the
+  // server's own bookkeeping (the connection is no longer counted as active then).
   using ConnectionHandler = std::function<void(Connection&)>;
 
   [[nodiscard]] static Result<std::unique_ptr<Server>> create(const Address& address, ServerOptions options,
