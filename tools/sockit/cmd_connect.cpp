@@ -1,5 +1,6 @@
 // `sockit connect ADDR`: a client that relays stdin to the socket and the socket
-// to stdout (nc without the flags), for every transport sockit knows.
+// to stdout (nc without the flags), for every transport sockit knows, or gives
+// the connection to a command (--exec).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -8,8 +9,11 @@
 #include "channel.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
+#include "exec_session.hpp"
 #include "log.hpp"
 #include "pump.hpp"
+#include "relay_options.hpp"
+#include "signals.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -18,6 +22,7 @@ struct ConnectArgs {
   std::string address;
   double timeout_seconds = 10;
   double wait_seconds = 1;
+  RelayArgs relay;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -27,6 +32,9 @@ std::chrono::milliseconds to_ms(double seconds) {
 int run_connect(const ConnectArgs& args) {
   auto address = parse_address_arg(args.address);
   if (!address) return kExitUsage;
+  if (int status = check_relay_options(args.relay, "connect", args.address, false); status != kExitOk) {
+    return status;
+  }
 
   auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)));
   if (!channel) {
@@ -35,16 +43,26 @@ int run_connect(const ConnectArgs& args) {
   }
   note("connected to {}", address->to_string());
 
+  if (args.relay.has_exec()) {
+    // A signal must reach sockit as a readable fd, so that the child is ended too.
+    auto signals = open_stop_signals();
+    if (!signals) {
+      print_error("connect", args.address, "signalfd", signals.error());
+      return kExitFailure;
+    }
+    return run_exec_once(std::move(*channel), args.relay.exec, args.relay.quit_after(), signals->get(),
+                         "connect", args.address);
+  }
   StdinState stdin_state;
   PumpOptions options;
-  options.datagram_wait = to_ms(args.wait_seconds);
-  auto end = pump(*channel, stdin_state, options);
+  options.session = session_options(args.relay);
+  options.session.datagram_wait = to_ms(args.wait_seconds);
+  auto end = pump(std::move(*channel), stdin_state, options);
   if (!end) {
     print_error("connect", args.address, end.error().detail, end.error().ec);
     return kExitFailure;
   }
-  if (*end == PumpEnd::stdout_closed) note("stdout closed: stopping");
-  return kExitOk;
+  return finish_relay("connect", args.address, *end, options.session);
 }
 
 }  // namespace
@@ -58,6 +76,7 @@ Command add_connect_command(CLI::App& parent) {
   app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
       ->check(CLI::Range(0.0, 86400.0));
+  add_relay_options(*app, args->relay);
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
