@@ -49,7 +49,9 @@ class SpawnAttributes {
     sigaddset(&defaults, SIGINT);
     sigaddset(&defaults, SIGTERM);
     posix_spawnattr_setsigdefault(&attr_, &defaults);
-    posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // Its own process group, so that ending it ends what the shell started too.
+    posix_spawnattr_setpgroup(&attr_, 0);
+    posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   }
   SpawnAttributes(const SpawnAttributes&) = delete;
   SpawnAttributes& operator=(const SpawnAttributes&) = delete;
@@ -136,8 +138,9 @@ std::optional<int> ExecChild::try_reap() {
 }
 
 void ExecChild::signal(int sig) const {
-  // Until we reap it the pid cannot be reused, so kill(2) cannot hit another process.
-  if (pid_ > 0 && !status_) ::kill(pid_, sig);
+  // To the child's process group (the shell and what it started). Until we reap
+  // the child its pid, which is the group's id, cannot be reused.
+  if (pid_ > 0 && !status_) ::kill(-pid_, sig);
 }
 
 std::string describe_wait_status(int status) {

@@ -14,6 +14,11 @@
 // child must not inherit either). Its exit is seen through a pidfd, so a poll
 // loop can wait for many children and for sockets at once.
 //
+// The child leads its own process group and signals go to the group, so a
+// command's own children (`sh -c 'a | b'`) end with it. (Being outside the
+// terminal's foreground group, it does not get the terminal's ^C directly:
+// sockit forwards SIGTERM itself.)
+//
 // Ownership: ExecChild owns the pidfd and the duty to reap: a child still running
 // when its ExecChild is destroyed is killed (SIGKILL) and reaped, so no path
 // leaves a zombie or an orphan behind. One thread.
