@@ -82,12 +82,19 @@ Command add_connect_command(CLI::App& parent) {
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
                           "until the server closes; then the exit status is 0. For udp:// and unix-dgram:\n"
                           "each read of stdin is sent as one datagram.\n"
+                          "--exec CMD runs /bin/sh -c CMD with the connection as its stdin and stdout\n"
+                          "(the exit status is 0 if CMD exits 0); --hex traces the bytes on stderr;\n"
+                          "--idle-timeout ends a silent connection (exit 1); --quit-after stops that\n"
+                          "long after stdin (or CMD) ends, even if the server has not closed (exit 0).\n"
                           "\n"
                           "Examples:\n"
                           "  echo hello | sockit connect unix:/tmp/echo.sock\n"
                           "  sockit connect tcp://127.0.0.1:8080 < request.txt > reply.txt\n"
                           "  printf 'ping' | sockit connect udp://127.0.0.1:9000 --wait 0.5\n"
                           "  sockit connect unix:@my-service --timeout 2\n"
+                          "  sockit connect tcp://127.0.0.1:8080 --exec './client.sh'\n"
+                          "  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit connect --hex --quit-after 2 tcp://127.0.0.1:80\n"
+                          "  sockit connect --idle-timeout 5 unix:/tmp/app.sock < request.bin\n"
                           "\n") +
               kAddressHelp);
   return {app, [args] { return run_connect(*args); }};

@@ -47,7 +47,8 @@ void add_relay_options(CLI::App& command, RelayArgs& args) {
   args.exec_option = command.add_option(
       "-e,--exec", args.exec,
       "Run CMD with /bin/sh -c, the socket as its stdin and stdout (like ncat -e); "
-      "SOCKIT_PEER and SOCKIT_LOCAL hold the addresses");
+      "SOCKIT_PEER and SOCKIT_LOCAL hold the addresses")
+      ->type_name("CMD");
   command.add_flag("-x,--hex", args.hex,
                    "Dump the traffic to stderr: '>' sent, '<' received, offset, hex, ASCII (like ncat -x)");
   args.idle_timeout_option =
