@@ -85,6 +85,15 @@ TEST(CliKeep, MaxConnsAcceptsOneTo256AndNeedsKeep) {
   EXPECT_EQ(exit.code, 2) << exit;
   EXPECT_EQ(without_keep.err(),
             "sockit: listen tcp://127.0.0.1:0: --max-conns needs --keep (without it one client is served)\n");
+  for (std::vector<std::string> args : {std::vector<std::string>{"udp://127.0.0.1:0", "--keep"},
+                                        std::vector<std::string>{"unix-dgram:@x", "--keep", "--max-conns", "2"}}) {
+    args.insert(args.begin(), {sockit_bin(), "listen"});
+    Process datagram(args);
+    Exit datagram_exit = datagram.finish();
+    EXPECT_EQ(datagram_exit.code, 2) << datagram_exit << "\n" << datagram.err();
+    EXPECT_NE(datagram.err().find("--keep and --max-conns apply to connections"), std::string::npos)
+        << datagram.err();
+  }
 }
 
 }  // namespace

@@ -101,6 +101,11 @@ int check_listen_options(const ListenArgs& args, const Address& address) {
       status != kExitOk) {
     return status;
   }
+  if (address.is_datagram() && (args.keep || args.max_connections_option->count() > 0)) {
+    return usage_error("listen", args.address,
+                       "--keep and --max-conns apply to connections (tcp://, unix:, unix-seqpacket:); a "
+                       "datagram listener already serves every sender until interrupted");
+  }
   if (args.max_connections_option->count() > 0 && !args.keep) {
     return usage_error("listen", args.address, "--max-conns needs --keep (without it one client is served)");
   }
