@@ -5,23 +5,11 @@
 #include <filesystem>
 
 #include "cli_harness.hpp"
+#include "listen_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace sockit::test::cli {
 namespace {
-
-// Starts `sockit listen ARGS...` and waits for its listening line.
-struct ListenServer {
-  explicit ListenServer(std::vector<std::string> args)
-      : child([&] {
-          args.insert(args.begin(), {sockit_bin(), "listen"});
-          return args;
-        }()) {
-    address = child.listening_address().value_or("");
-  }
-  Process child;
-  std::string address;
-};
 
 TEST(CliListen, RepliesAfterTheClientHalfCloses) {
   TempDir dir;

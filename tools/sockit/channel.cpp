@@ -75,6 +75,10 @@ Result<Address> Channel::peer_address() const {
   return std::visit([](const auto& s) { return s.peer_address(); }, socket_);
 }
 
+Result<Address> Channel::local_address() const {
+  return std::visit([](const auto& s) { return s.local_address(); }, socket_);
+}
+
 Result<Channel> connect_channel(const Address& address, Deadline deadline) {
   if (address.is_datagram()) {
     auto s = DatagramSocket::connect(address);

@@ -53,6 +53,7 @@ class Channel {
   [[nodiscard]] Status set_non_blocking(bool on);
   [[nodiscard]] Result<std::error_code> pending_error() const;
   [[nodiscard]] Result<Address> peer_address() const;
+  [[nodiscard]] Result<Address> local_address() const;
 
  private:
   std::variant<StreamSocket, SeqPacketSocket, DatagramSocket> socket_;

@@ -4,8 +4,10 @@
 // Before anyone has sent, stdin is held (up to kHighWaterBytes, then stdin is no
 // longer read) so `echo hi | sockit listen udp://:9000` answers the first client.
 // Each stdin read is one datagram. There is no end of stream on a datagram socket,
-// so the relay runs until a signal arrives (or stdout is closed); the end of stdin
-// only stops sending.
+// so the relay runs until a signal arrives (or stdout is closed, or a timer of
+// `options` ends it: --idle-timeout with no datagram either way, --quit-after
+// counted from the end of stdin); the end of stdin only stops sending. --hex
+// dumps each datagram, offsets counted per direction across datagrams.
 #pragma once
 
 #include <expected>
@@ -15,6 +17,6 @@
 
 namespace sockit::cli {
 
-[[nodiscard]] std::expected<PumpEnd, PumpError> relay_datagrams(DatagramSocket& socket, int signal_fd);
+[[nodiscard]] PumpResult relay_datagrams(DatagramSocket& socket, const SessionOptions& options, int signal_fd);
 
 }  // namespace sockit::cli
