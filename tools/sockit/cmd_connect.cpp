@@ -6,6 +6,7 @@
 
 #include "address_arg.hpp"
 #include "channel.hpp"
+#include "client_source.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "log.hpp"
@@ -18,6 +19,7 @@ struct ConnectArgs {
   std::string address;
   double timeout_seconds = 10;
   double wait_seconds = 1;
+  ClientSourceArgs source;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -28,7 +30,9 @@ int run_connect(const ConnectArgs& args) {
   auto address = parse_address_arg(args.address);
   if (!address) return kExitUsage;
 
-  auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)));
+  auto connect_options = client_connect_options("connect", args.address, *address, args.source);
+  if (!connect_options) return kExitUsage;
+  auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)), *connect_options);
   if (!channel) {
     print_error("connect", args.address, channel.error());
     return kExitFailure;
@@ -58,6 +62,8 @@ Command add_connect_command(CLI::App& parent) {
   app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
       ->check(CLI::Range(0.0, 86400.0));
+  add_family_flags(*app, args->source);
+  add_bind_option(*app, args->source);
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
@@ -69,6 +75,8 @@ Command add_connect_command(CLI::App& parent) {
                           "  sockit connect tcp://127.0.0.1:8080 < request.txt > reply.txt\n"
                           "  printf 'ping' | sockit connect udp://127.0.0.1:9000 --wait 0.5\n"
                           "  sockit connect unix:@my-service --timeout 2\n"
+                          "  sockit connect -6 tcp://localhost:8080          # only its IPv6 addresses\n"
+                          "  sockit connect tcp://127.0.0.1:8080 --bind 127.0.0.2   # from this source\n"
                           "\n") +
               kAddressHelp);
   return {app, [args] { return run_connect(*args); }};

@@ -10,11 +10,13 @@
 #include "address_arg.hpp"
 #include "channel.hpp"
 #include "commands.hpp"
+#include "connection_note.hpp"
 #include "datagram_relay.hpp"
 #include "errors.hpp"
 #include "log.hpp"
 #include "pump.hpp"
 #include "signals.hpp"
+#include "unix_file_options.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -22,6 +24,8 @@ namespace {
 struct ListenArgs {
   std::string address;
   bool keep = false;
+  UnixFileOptions unix_file;
+  UnixFileOptionSet unix_file_options;
 };
 
 // Waits in poll(2) for a pending connection (true) or a stop signal (false).
@@ -37,8 +41,9 @@ Result<bool> wait_for_connection(const Listener& listener, int signal_fd) {
   }
 }
 
-int serve_datagrams(const Address& address, const std::string& text, int signal_fd) {
-  auto socket = DatagramSocket::bind(address);
+int serve_datagrams(const Address& address, const ListenArgs& args, int signal_fd) {
+  const std::string& text = args.address;
+  auto socket = DatagramSocket::bind(address, args.unix_file);
   if (!socket) {
     print_error("listen", text, socket.error());
     return kExitFailure;
@@ -61,7 +66,7 @@ int relay_one(Listener& listener, const ListenArgs& args, StdinState& stdin_stat
     print_error("listen", args.address, "accept", channel.error());
     return kExitFailure;
   }
-  if (auto peer = channel->peer_address(); peer) note("connection from {}", peer->to_string());
+  note_connection_from(*channel);
 
   auto end = pump(*channel, stdin_state, {.signal_fd = signal_fd});
   if (!end) {
@@ -81,9 +86,12 @@ int run_listen(const ListenArgs& args) {
     print_error("listen", args.address, "signalfd", signals.error());
     return kExitFailure;
   }
-  if (address->is_datagram()) return serve_datagrams(*address, args.address, signals->get());
+  if (auto why = args.unix_file_options.misuse(*address); !why.empty()) {
+    return usage_error("listen", args.address, why);
+  }
+  if (address->is_datagram()) return serve_datagrams(*address, args, signals->get());
 
-  auto listener = listen(*address);
+  auto listener = listen(*address, {.unix_file = args.unix_file});
   if (!listener) {
     print_error("listen", args.address, listener.error());
     return kExitFailure;
@@ -115,6 +123,7 @@ Command add_listen_command(CLI::App& parent) {
       parent.add_subcommand("listen", "Accept a connection on ADDR and relay stdin/stdout (like nc -l)");
   app->add_option("ADDR", args->address, "Address to listen on")->required();
   app->add_flag("-k,--keep", args->keep, "After a connection ends, accept the next one (one at a time)");
+  args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
   app->footer(
       std::string("Prints 'sockit: listening on ADDR' on stderr once bound (with the real port for\n"
@@ -124,12 +133,17 @@ Command add_listen_command(CLI::App& parent) {
                   "For udp:// and unix-dgram: every datagram received is written to stdout and\n"
                   "stdin is sent to the last sender; it runs until interrupted.\n"
                   "SIGINT/SIGTERM stop it cleanly (exit 0) and remove the Unix socket file.\n"
-                  "\n"
+                  "With -v each connection is reported; on Unix sockets with the peer's pid, uid\n"
+                  "and gid as the kernel saw them at connect (SO_PEERCRED).\n"
+                  "\n") +
+      kUnixFileHelp +
+      std::string("\n"
                   "Examples:\n"
                   "  sockit listen unix:/tmp/demo.sock > received.bin\n"
                   "  echo 'hello, client' | sockit listen tcp://127.0.0.1:0\n"
                   "  sockit listen --keep unix:@my-service\n"
                   "  sockit listen udp://127.0.0.1:9000\n"
+                  "  sockit listen unix:/run/demo/app.sock --create-parent --mode 660 --group www-data -v\n"
                   "\n") +
       kAddressHelp);
   return {app, [args] { return run_listen(*args); }};

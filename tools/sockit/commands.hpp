@@ -18,6 +18,9 @@ struct Command {
 Command add_connect_command(CLI::App& parent);
 Command add_listen_command(CLI::App& parent);
 Command add_echo_command(CLI::App& parent);
+Command add_probe_command(CLI::App& parent);
+Command add_send_fd_command(CLI::App& parent);
+Command add_recv_fd_command(CLI::App& parent);
 
 // -v/--verbose, on every subcommand so it can be written after the subcommand's name.
 void add_verbose_flag(CLI::App& command);
