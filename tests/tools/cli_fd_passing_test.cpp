@@ -2,6 +2,7 @@
 // and arrive as the same open files, one or hundreds at a time.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -144,6 +145,21 @@ TEST(CliFdPassing, AMissingFileFailsBeforeConnecting) {
   const Exit received = receiver.child.finish();
   EXPECT_EQ(received.code, 0) << received << "\n" << receiver.child.err();
   EXPECT_EQ(receiver.child.out(), "ok\n");
+}
+
+// The demo (scripts/fd-passing-demo.sh) checks its own outcome; it must keep working.
+TEST(CliFdPassing, TheDemoScriptShowsAFileReadWithoutItsPath) {
+  const char* dir = std::getenv("SOCKIT_SOURCE_DIR");
+  const std::filesystem::path root = dir != nullptr && *dir != '\0'
+                                         ? std::filesystem::path(dir)
+                                         : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const std::string script = (root / "scripts" / "fd-passing-demo.sh").string();
+  ASSERT_TRUE(std::filesystem::exists(script)) << script << ": set SOCKIT_SOURCE_DIR";
+  Process demo({"bash", script, sockit_bin()});
+  const Exit exit = demo.finish();
+  EXPECT_EQ(exit.code, 0) << exit << "\n" << demo.out() << demo.err();
+  EXPECT_NE(demo.out().find("# OK: the receiver read a file it could not open"), std::string::npos) << demo.out();
+  EXPECT_NE(demo.out().find("the secret is 42\n"), std::string::npos) << demo.out();
 }
 
 }  // namespace
