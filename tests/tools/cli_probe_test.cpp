@@ -137,6 +137,8 @@ TEST(CliProbe, BadArgumentsAreUsageErrors) {
            {"--timeout", "0", "tcp://127.0.0.1:1"},
            {"--timeout", "abc", "tcp://127.0.0.1:1"},
            {"--timeout", "-1", "tcp://127.0.0.1:1"},
+           {"--timeout", "nan", "tcp://127.0.0.1:1"},
+           {"--timeout", "inf", "tcp://127.0.0.1:1"},
            {"-4", "unix:@x"},
            {"-4", "-6", "tcp://127.0.0.1:1"},
        }) {
