@@ -85,8 +85,10 @@ TEST(ListenerUnixPath, OwnerAndGroupAreOptions) {
 TEST(ListenerUnixPath, ADatagramSocketFileTakesTheSameOptions) {
   if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
   test::TempDir dir;
-  auto socket = DatagramSocket::bind(parse("unix-dgram:" + dir.file("d.sock")),
-                                     {.mode = 0640, .group = 65534});
+  UnixFileOptions file;
+  file.mode = 0640;
+  file.group = 65534;  // nogroup
+  auto socket = DatagramSocket::bind(parse("unix-dgram:" + dir.file("d.sock")), file);
   ASSERT_TRUE(socket) << socket.error().message();
   struct stat st {};
   ASSERT_EQ(::stat(dir.file("d.sock").c_str(), &st), 0);
