@@ -32,7 +32,7 @@ struct ConnectOptions {
   // IP only: bind the client here before connecting (same transport as the server's
   // address; port 0 = an ephemeral port). A name is resolved and the address of the
   // family being tried is used; endpoints of a family it has none of are skipped.
-  std::optional<Address> local_address;
+  std::optional<Address> local_address{};
 };
 
 }  // namespace sockit

@@ -41,7 +41,7 @@ struct ListenOptions {
   bool reuse_port = false;           // TCP: several listeners share the port (SO_REUSEPORT)
   int fast_open_queue = 0;           // TCP: >0 enables TCP Fast Open with this queue length
   bool v6_only = false;              // IPv6: refuse IPv4-mapped connections
-  UnixFileOptions unix_file;         // Unix path: the socket file's mode, owner, group, parent
+  UnixFileOptions unix_file{};       // Unix path: the socket file's mode, owner, group, parent
   bool remove_stale = true;          // Unix path: remove a stale socket file (see above)
 };
 

@@ -19,8 +19,8 @@ namespace sockit {
 
 struct UnixFileOptions {
   mode_t mode = 0600;                  // the socket file's permissions (07777 at most)
-  std::optional<uid_t> owner;          // chown to this user; none: the caller's
-  std::optional<gid_t> group;          // chown to this group; none: the caller's
+  std::optional<uid_t> owner{};        // chown to this user; none: the caller's
+  std::optional<gid_t> group{};        // chown to this group; none: the caller's
   bool create_parent_directory = false;  // mkdir -p the parent, with 0700
 };
 

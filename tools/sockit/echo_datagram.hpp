@@ -47,7 +47,7 @@ struct DatagramEchoOptions {
   std::string backend = "auto";
   unsigned threads = 1;  // > 1 for UDP only
   std::size_t max_datagram_size = kDefaultMaxDatagram;
-  UnixFileOptions unix_file;  // a unix-dgram: path's socket file
+  UnixFileOptions unix_file{};  // a unix-dgram: path's socket file
 };
 
 struct DatagramEchoStats {
