@@ -52,6 +52,7 @@ fuzz: deps
 demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/demo.sh build/release/tools/sockit/sockit
+	@scripts/fd-passing-demo.sh build/release/tools/sockit/sockit
 
 # Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 10 minutes; BENCH_ROUNDS=N etc.
 # are read from the environment. The report goes to stdout and build/bench/.

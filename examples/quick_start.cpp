@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   if (!address) return std::fprintf(stderr, "%s: %s\n", text.c_str(), address.error().message().c_str()), 2;
 
   // --- the README example -------------------------------------------------------
-  auto listener = sockit::listen(*address, {.create_parent_directory = true});
+  auto listener = sockit::listen(*address, {.unix_file = {.create_parent_directory = true}});
   if (!listener) return std::fprintf(stderr, "listen: %s\n", listener.error().message().c_str()), 1;
   auto client = sockit::connect(*listener->local_address(), 2s);  // never blocks longer than 2 s
   if (!client || !client->send_all("hello", 1s)) return std::fprintf(stderr, "connect/send failed\n"), 1;

@@ -7,23 +7,13 @@
 // socket is blocking (use set_non_blocking for an event loop).
 #pragma once
 
-#include <string>
-
 #include "sockit/address.hpp"
+#include "sockit/connect_options.hpp"
 #include "sockit/deadline.hpp"
 #include "sockit/seqpacket_socket.hpp"
 #include "sockit/stream_socket.hpp"
 
 namespace sockit {
-
-struct ConnectOptions {
-  // TCP Fast Open: these bytes are sent with the SYN when the kernel holds a
-  // cookie for the server (the first connection to a server only fetches one).
-  // Whatever did not fit in the SYN is sent right after the handshake, so the
-  // caller may rely on all of it having been sent when connect returns.
-  std::string fast_open_data;
-  bool no_delay = false;  // TCP: set TCP_NODELAY before connecting
-};
 
 [[nodiscard]] Result<StreamSocket> connect(const Address& address, Deadline deadline = {},
                                            const ConnectOptions& options = {});

@@ -20,8 +20,10 @@
 #include <vector>
 
 #include "sockit/address.hpp"
+#include "sockit/connect_options.hpp"
 #include "sockit/deadline.hpp"
 #include "sockit/socket.hpp"
+#include "sockit/unix_file_options.hpp"
 
 namespace sockit {
 
@@ -44,7 +46,7 @@ struct OutgoingDatagram {
 };
 
 struct DatagramBindOptions {
-  mode_t unix_mode = 0600;  // Unix path: the socket file's permissions
+  UnixFileOptions unix_file{};  // Unix path: the socket file's mode, owner, group, parent
   // UDP: several sockets share the port (SO_REUSEPORT; the kernel spreads senders
   // across them by a hash of the source address).
   bool reuse_port = false;
@@ -63,12 +65,12 @@ class DatagramSocket : public Socket {
 
   // A socket bound to `address` (udp:// or unix-dgram:). Port 0 takes an ephemeral
   // port; a Unix path gets the same stale-file handling, mode and cleanup as listen()
-  // (see listener.hpp), with `unix_mode` for the socket file.
-  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, mode_t unix_mode = 0600);
-  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, const DatagramBindOptions& options);
+  // (see listener.hpp), with options.unix_file for the socket file's mode, owner and group.
+  [[nodiscard]] static Result<DatagramSocket> bind(const Address& address, const DatagramBindOptions& options = {});
   // A socket connected to `address`. A Unix client is auto-bound to a fresh abstract
-  // name so the peer can reply.
-  [[nodiscard]] static Result<DatagramSocket> connect(const Address& address);
+  // name so the peer can reply. UDP takes options.family and options.local_address
+  // (see connect_options.hpp); the TCP-only options are errc::invalid_argument.
+  [[nodiscard]] static Result<DatagramSocket> connect(const Address& address, const ConnectOptions& options = {});
   // An unbound socket for send_to (family taken from the address's transport and,
   // for IP, from `family`: AF_INET or AF_INET6).
   [[nodiscard]] static Result<DatagramSocket> open(Transport transport, int family = AF_INET);

@@ -11,8 +11,8 @@
 // (The probe is one connection the live server sees open and close at once. Two
 // servers starting at the same instant on one stale path can still race between
 // unlink and bind; the loser then gets EADDRINUSE.)
-// The socket file gets `unix_mode` (default 0600) and, on request, its parent
-// directory is created with 0700. The Listener removes its path when it closes,
+// The socket file gets the mode, owner and group of `unix_file` (default 0600,
+// the caller's) and, on request, its parent directory is created with 0700. The Listener removes its path when it closes,
 // but only if the file is still the one it bound (a newer server's file is left alone).
 // Abstract names need none of this.
 //
@@ -35,6 +35,7 @@
 #include "sockit/socket.hpp"
 #include "sockit/stream_socket.hpp"
 #include "sockit/tcp_options.hpp"
+#include "sockit/unix_file_options.hpp"
 
 namespace sockit {
 
@@ -44,8 +45,7 @@ struct ListenOptions {
   bool reuse_port = false;           // TCP: several listeners share the port (SO_REUSEPORT)
   int fast_open_queue = 0;           // TCP: >0 enables TCP Fast Open with this queue length
   bool v6_only = false;              // IPv6: refuse IPv4-mapped connections
-  mode_t unix_mode = 0600;           // Unix path: the socket file's permissions
-  bool create_parent_directory = false;  // Unix path: mkdir -p the parent with 0700
+  UnixFileOptions unix_file{};       // Unix path: the socket file's mode, owner, group, parent
   bool remove_stale = true;          // Unix path: remove a stale socket file (see above)
   // TCP and abstract Unix: while bind finds the address in use, retry for this
   // long. A server killed with SIGKILL can hold its address for tens of

@@ -43,6 +43,7 @@ enum class errc {
   limit_reached,           // reserved for the server layer
   peer_dead,               // reserved for reliable UDP
   select_fd_limit,         // select cannot watch a descriptor >= FD_SETSIZE
+  no_address_of_family,    // the host has no address of the family asked for (IPv4/IPv6)
 };
 
 const std::error_category& error_category() noexcept;

@@ -14,3 +14,4 @@
 #include "sockit/socket_pair.hpp"
 #include "sockit/stream_socket.hpp"
 #include "sockit/tcp_options.hpp"
+#include "sockit/unix_file_options.hpp"

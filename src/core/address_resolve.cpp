@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "base/address_parse.hpp"
 #include "base/sockaddr_copy.hpp"
@@ -140,6 +141,16 @@ Result<std::vector<Endpoint>> Address::resolve() const {
     return std::vector{*endpoint};
   }
   return resolve_inet(host_, port_, socket_type());
+}
+
+Result<std::vector<Endpoint>> Address::resolve(int family) const {
+  if (family == AF_UNSPEC) return resolve();
+  if (is_unix() || (family != AF_INET && family != AF_INET6)) return fail(errc::invalid_argument);
+  auto endpoints = resolve();
+  if (!endpoints) return fail(endpoints.error());
+  std::erase_if(*endpoints, [family](const Endpoint& e) { return e.family() != family; });
+  if (endpoints->empty()) return fail(errc::no_address_of_family);
+  return endpoints;
 }
 
 }  // namespace sockit

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/client_source.hpp"
 #include "sys/error.hpp"
 #include "sys/syscalls.hpp"
 
@@ -63,6 +64,7 @@ Result<Fd> connect_endpoint(const Endpoint& endpoint, int type, Deadline deadlin
                             const ConnectOptions& options, bool is_tcp) {
   auto fd = sys::socket(endpoint.family(), type | SOCK_NONBLOCK);
   if (!fd) return fail(fd.error());
+  if (auto s = detail::bind_local(fd->get(), endpoint.family(), options); !s) return fail(s.error());
   if (is_tcp && options.no_delay) {
     if (auto s = sys::set_option(fd->get(), IPPROTO_TCP, TCP_NODELAY, 1); !s) return fail(s.error());
   }
@@ -88,7 +90,7 @@ Result<Fd> connect_endpoint(const Endpoint& endpoint, int type, Deadline deadlin
 }
 
 Result<Fd> connect_any(const Address& address, Deadline deadline, const ConnectOptions& options) {
-  auto endpoints = address.resolve();
+  auto endpoints = detail::client_endpoints(address, options);
   if (!endpoints) return fail(endpoints.error());
   std::error_code last = make_error_code(errc::name_not_resolved);
   for (const Endpoint& endpoint : *endpoints) {

@@ -12,6 +12,7 @@
 
 #include "core/bind_retry.hpp"
 #include "core/blocking_io.hpp"
+#include "core/client_source.hpp"
 #include "core/message_io.hpp"
 #include "core/unix_path.hpp"
 #include "sys/syscalls.hpp"
@@ -28,8 +29,9 @@ constexpr std::size_t kMaxBatch = 1024;
 // until one succeeds; the error of the last attempt is returned, as connect() does
 // for streams. Datagram bind/connect never block, so no deadline is needed.
 template <typename Use>
-Result<DatagramSocket> first_endpoint_that(const Address& address, Use use) {
-  auto endpoints = address.resolve();
+Result<DatagramSocket> first_endpoint_that(const Address& address, Use use,
+                                           const ConnectOptions& options = {}) {
+  auto endpoints = detail::client_endpoints(address, options);
   if (!endpoints) return fail(endpoints.error());
   std::error_code last = make_error_code(errc::name_not_resolved);
   for (const Endpoint& endpoint : *endpoints) {
@@ -59,10 +61,6 @@ Status autobind_unix(int fd) {
 
 }  // namespace
 
-Result<DatagramSocket> DatagramSocket::bind(const Address& address, mode_t unix_mode) {
-  return bind(address, DatagramBindOptions{.unix_mode = unix_mode});
-}
-
 Result<DatagramSocket> DatagramSocket::bind(const Address& address, const DatagramBindOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   if (address.is_unix() && !address.is_abstract()) {
@@ -70,7 +68,7 @@ Result<DatagramSocket> DatagramSocket::bind(const Address& address, const Datagr
     if (!endpoints) return fail(endpoints.error());
     auto fd = sys::socket(AF_UNIX, SOCK_DGRAM);
     if (!fd) return fail(fd.error());
-    auto file = detail::bind_unix_path(fd->get(), address, endpoints->front(), {.mode = options.unix_mode});
+    auto file = detail::bind_unix_path(fd->get(), address, endpoints->front(), {.file = options.unix_file});
     if (!file) return fail(file.error());
     return DatagramSocket(std::move(*fd), address.transport(), std::move(*file));
   }
@@ -82,8 +80,9 @@ Result<DatagramSocket> DatagramSocket::bind(const Address& address, const Datagr
   });
 }
 
-Result<DatagramSocket> DatagramSocket::connect(const Address& address) {
+Result<DatagramSocket> DatagramSocket::connect(const Address& address, const ConnectOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
+  if (!options.fast_open_data.empty() || options.no_delay) return fail(errc::invalid_argument);  // TCP only
   const bool is_unix = address.transport() == Transport::unix_dgram;
   // A UDP connect only records the peer (no packet is sent), so "trying each
   // endpoint" skips just the ones the kernel rejects at once, e.g. an IPv6
@@ -93,8 +92,9 @@ Result<DatagramSocket> DatagramSocket::connect(const Address& address) {
     if (is_unix) {
       if (auto s = autobind_unix(fd); !s) return s;
     }
+    if (auto s = detail::bind_local(fd, endpoint.family(), options); !s) return s;
     return sys::connect(fd, endpoint);
-  });
+  }, options);
 }
 
 Result<DatagramSocket> DatagramSocket::open(Transport transport, int family) {

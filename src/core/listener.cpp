@@ -77,7 +77,7 @@ Result<Listener> listen(const Address& address, const ListenOptions& options) {
   SocketFile file;
   if (address.is_unix() && !address.is_abstract()) {
     auto bound = detail::bind_unix_path(fd->get(), address, endpoint,
-                                        {options.unix_mode, options.create_parent_directory, options.remove_stale});
+                                        {options.unix_file, options.remove_stale});
     if (!bound) return fail(bound.error());
     file = std::move(*bound);  // from here on, an early return removes the file
   } else {

@@ -90,7 +90,8 @@ Status create_parent(const std::string& path) {
 
 Result<SocketFile> bind_unix_path(int fd, const Address& address, const Endpoint& endpoint,
                                      const UnixPathOptions& options) {
-  if (options.create_parent_directory) {
+  const UnixFileOptions& file = options.file;
+  if (file.create_parent_directory) {
     if (auto s = create_parent(address.path()); !s) return fail(s.error());
   }
   if (auto s = clear_stale_path(address, endpoint, options.remove_stale); !s) return fail(s.error());
@@ -98,9 +99,13 @@ Result<SocketFile> bind_unix_path(int fd, const Address& address, const Endpoint
 
   const std::string& path = address.path();
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || ::chmod(path.c_str(), options.mode) != 0) {
+  // chown after chmod: the order a reader of `ls -l` expects, and root's chown keeps the mode.
+  const bool chown_wanted = file.owner.has_value() || file.group.has_value();
+  if (::stat(path.c_str(), &st) != 0 || ::chmod(path.c_str(), file.mode) != 0 ||
+      (chown_wanted && ::chown(path.c_str(), file.owner.value_or(static_cast<uid_t>(-1)),
+                               file.group.value_or(static_cast<gid_t>(-1))) != 0)) {
     const auto ec = sys::last_error();
-    ::unlink(path.c_str());
+    ::unlink(path.c_str());  // a file with the wrong owner must not stay behind
     return fail(ec);
   }
   return SocketFile(path, st.st_dev, st.st_ino);

@@ -3,7 +3,7 @@
 //
 // If the path exists: a non-socket file is never touched (errc::not_a_socket_file);
 // a socket that refuses a connect is stale and is removed; one that accepts is a
-// live server (errc::address_in_use). Then bind, chmod to `mode`, and record the
+// live server (errc::address_in_use). Then bind, chmod and chown as `file` says, and record the
 // inode (in the returned SocketFile) so that cleanup removes only the file this
 // process created.
 #pragma once
@@ -15,12 +15,12 @@
 #include "sockit/address.hpp"
 #include "sockit/result.hpp"
 #include "sockit/socket_file.hpp"
+#include "sockit/unix_file_options.hpp"
 
 namespace sockit::detail {
 
 struct UnixPathOptions {
-  mode_t mode = 0600;
-  bool create_parent_directory = false;
+  UnixFileOptions file;
   bool remove_stale = true;
 };
 

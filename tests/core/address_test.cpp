@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -372,6 +374,43 @@ TEST(Address, ResolveOfLocalhostGivesLoopbackEndpointsWithThePort) {
     }
     EXPECT_EQ(port_of(endpoint), 5555);
   }
+}
+
+TEST(Address, ResolveOfAFamilyKeepsOnlyThatFamily) {
+  const auto v4 = parsed("tcp://127.0.0.1:80").resolve(AF_INET);
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->size(), 1u);
+  const auto v4_as_v6 = parsed("tcp://127.0.0.1:80").resolve(AF_INET6);
+  ASSERT_FALSE(v4_as_v6.has_value());
+  EXPECT_EQ(v4_as_v6.error(), make_error_code(errc::no_address_of_family));
+  const auto v6_as_v4 = parsed("udp://[::1]:80").resolve(AF_INET);
+  ASSERT_FALSE(v6_as_v4.has_value());
+  EXPECT_EQ(v6_as_v4.error(), make_error_code(errc::no_address_of_family));
+
+  // A name: each family gets exactly its share of the unfiltered list (this
+  // machine's hosts file decides whether localhost has an IPv6 address).
+  const auto all = parsed("tcp://localhost:80").resolve();
+  ASSERT_TRUE(all.has_value());
+  for (const int family : {AF_INET, AF_INET6}) {
+    SCOPED_TRACE(family == AF_INET ? "AF_INET" : "AF_INET6");
+    const auto expected = std::count_if(all->begin(), all->end(), [&](const Endpoint& e) { return e.family() == family; });
+    const auto only = parsed("tcp://localhost:80").resolve(family);
+    if (expected == 0) {
+      ASSERT_FALSE(only.has_value());
+      EXPECT_EQ(only.error(), make_error_code(errc::no_address_of_family));
+      continue;
+    }
+    ASSERT_TRUE(only.has_value()) << only.error().message();
+    EXPECT_EQ(static_cast<std::ptrdiff_t>(only->size()), expected);
+    for (const Endpoint& e : *only) EXPECT_EQ(e.family(), family);
+  }
+}
+
+TEST(Address, ResolveOfAFamilyForAUnixAddressIsInvalid) {
+  EXPECT_TRUE(parsed("unix:/tmp/x.sock").resolve(AF_UNSPEC).has_value());
+  const auto r = parsed("unix:/tmp/x.sock").resolve(AF_INET);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
 }
 
 TEST(Address, ResolveOfNameThatDoesNotExistIsNameNotResolved) {

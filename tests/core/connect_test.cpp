@@ -149,5 +149,82 @@ TEST(Connect, NoDelayIsSetBeforeConnecting) {
   EXPECT_FALSE(*blocking) << "connect returns a blocking socket";
 }
 
+
+// 127.0.0.2 is loopback too (all of 127/8 is), so the source can differ from the
+// server's address on any Linux machine.
+TEST(Connect, ALocalAddressIsTheSourceTheServerSees) {
+  auto listener = listen(parse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener);
+  ConnectOptions options;
+  options.local_address = parse("tcp://127.0.0.2:0");
+  auto client = connect(*listener->local_address(), 5s, options);
+  ASSERT_TRUE(client) << client.error().message();
+  auto server = listener->accept(5s);
+  ASSERT_TRUE(server);
+  auto peer = server->peer_address();
+  ASSERT_TRUE(peer);
+  EXPECT_EQ(peer->host(), "127.0.0.2");
+  EXPECT_EQ(peer->port(), client->local_address()->port());
+}
+
+TEST(Connect, AFamilyWithNoAddressOfTheServerIsReported) {
+  auto listener = listen(parse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener);
+  ConnectOptions options;
+  options.family = AF_INET6;
+  auto client = connect(*listener->local_address(), 5s, options);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error(), errc::no_address_of_family);
+
+  options.family = AF_INET;
+  EXPECT_TRUE(connect(*listener->local_address(), 5s, options));
+}
+
+TEST(Connect, ALocalAddressOfTheOtherFamilyIsReported) {
+  auto listener = listen(parse("tcp://127.0.0.1:0"));
+  ASSERT_TRUE(listener);
+  ConnectOptions options;
+  options.local_address = parse("tcp://[::1]:0");
+  auto client = connect(*listener->local_address(), 5s, options);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error(), errc::no_address_of_family);
+}
+
+TEST(Connect, SourceOptionsOnAUnixAddressAreInvalid) {
+  test::TempDir dir;
+  auto listener = listen(parse("unix:" + dir.file("s.sock")));
+  ASSERT_TRUE(listener);
+  ConnectOptions with_family;
+  with_family.family = AF_INET;
+  auto a = connect(parse("unix:" + dir.file("s.sock")), 5s, with_family);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error(), errc::invalid_argument);
+  ConnectOptions with_local;
+  with_local.local_address = parse("unix:" + dir.file("c.sock"));
+  auto b = connect(parse("unix:" + dir.file("s.sock")), 5s, with_local);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error(), errc::invalid_argument);
+}
+
+TEST(Connect, AUdpClientSendsFromItsLocalAddress) {
+  auto server = DatagramSocket::bind(parse("udp://127.0.0.1:0"));
+  ASSERT_TRUE(server);
+  ConnectOptions options;
+  options.local_address = parse("udp://127.0.0.2:0");
+  auto client = DatagramSocket::connect(*server->local_address(), options);
+  ASSERT_TRUE(client) << client.error().message();
+  ASSERT_TRUE(client->send(std::string_view("hi")));
+  std::array<std::byte, 16> buffer{};
+  auto got = server->recv_from(buffer, 5s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->from.host(), "127.0.0.2");
+
+  ConnectOptions tcp_only;
+  tcp_only.no_delay = true;
+  auto refused = DatagramSocket::connect(*server->local_address(), tcp_only);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::invalid_argument);
+}
+
 }  // namespace
 }  // namespace sockit

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -56,17 +57,51 @@ TEST(ListenerUnixPath, SocketFileGetsMode0600ByDefault) {
 TEST(ListenerUnixPath, ModeIsAnOption) {
   test::TempDir dir;
   ListenOptions options;
-  options.unix_mode = 0660;
+  options.unix_file.mode = 0660;
   auto listener = listen(parse("unix:" + dir.file("s.sock")), options);
   ASSERT_TRUE(listener);
   EXPECT_EQ(mode_of(dir.file("s.sock")), 0660u);
+}
+
+// chown to another user needs root (CAP_CHOWN); without it there is nothing to show.
+TEST(ListenerUnixPath, OwnerAndGroupAreOptions) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
+  test::TempDir dir;
+  ListenOptions options;
+  options.unix_file.owner = 65534;  // nobody
+  options.unix_file.group = 65534;  // nogroup
+  options.unix_file.mode = 0660;
+  auto listener = listen(parse("unix:" + dir.file("s.sock")), options);
+  ASSERT_TRUE(listener) << listener.error().message();
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("s.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  listener->close();  // still ours: removed although another user owns it now
+  EXPECT_FALSE(fs::exists(dir.file("s.sock")));
+}
+
+TEST(ListenerUnixPath, ADatagramSocketFileTakesTheSameOptions) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
+  test::TempDir dir;
+  UnixFileOptions file;
+  file.mode = 0640;
+  file.group = 65534;  // nogroup
+  auto socket = DatagramSocket::bind(parse("unix-dgram:" + dir.file("d.sock")), {.unix_file = file});
+  ASSERT_TRUE(socket) << socket.error().message();
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("d.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
 TEST(ListenerUnixPath, CreatesTheParentDirectoryWith0700OnRequest) {
   test::TempDir dir;
   const std::string path = dir.file("run/app/s.sock");
   ListenOptions options;
-  options.create_parent_directory = true;
+  options.unix_file.create_parent_directory = true;
   auto listener = listen(parse("unix:" + path), options);
   ASSERT_TRUE(listener) << listener.error().message();
   EXPECT_EQ(mode_of(dir.file("run/app")), 0700u);

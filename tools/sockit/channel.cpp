@@ -24,6 +24,11 @@ int Channel::fd() const noexcept {
   return std::visit([](const auto& s) { return s.native_handle(); }, socket_);
 }
 
+// NOLINTNEXTLINE(bugprone-exception-escape): as fd() above.
+const Socket& Channel::socket() const noexcept {
+  return std::visit([](const auto& s) -> const Socket& { return s; }, socket_);
+}
+
 std::size_t Channel::receive_buffer_size() const noexcept {
   return keeps_boundaries() ? kMaxRecord : kStreamChunk;
 }
@@ -79,18 +84,28 @@ Result<Address> Channel::local_address() const {
   return std::visit([](const auto& s) { return s.local_address(); }, socket_);
 }
 
-Result<Channel> connect_channel(const Address& address, Deadline deadline) {
+Result<Credentials> Channel::peer_credentials() const {
+  return std::visit(
+      [](const auto& s) -> Result<Credentials> {
+        if (s.transport() == Transport::tcp || s.transport() == Transport::udp) return fail(errc::wrong_transport);
+        return sockit::peer_credentials(s);
+      },
+      socket_);
+}
+
+Result<Channel> connect_channel(const Address& address, Deadline deadline, const ConnectOptions& options) {
   if (address.is_datagram()) {
-    auto s = DatagramSocket::connect(address);
+    auto s = DatagramSocket::connect(address, options);
     if (!s) return fail(s.error());
     return Channel(std::move(*s));
   }
   if (address.transport() == Transport::unix_seqpacket) {
+    if (options.family != AF_UNSPEC || options.local_address) return fail(errc::invalid_argument);
     auto s = connect_seqpacket(address, deadline);
     if (!s) return fail(s.error());
     return Channel(std::move(*s));
   }
-  auto s = connect(address, deadline);
+  auto s = connect(address, deadline, options);
   if (!s) return fail(s.error());
   return Channel(std::move(*s));
 }

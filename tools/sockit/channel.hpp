@@ -34,6 +34,8 @@ class Channel {
   explicit Channel(DatagramSocket socket) : socket_(std::move(socket)) {}
 
   [[nodiscard]] int fd() const noexcept;
+  // The socket itself, for the library calls that take any socket (send_fds, ...).
+  [[nodiscard]] const Socket& socket() const noexcept;
   // Seqpacket and datagram: every send is one record and every recv returns one.
   [[nodiscard]] bool keeps_boundaries() const noexcept {
     return !std::holds_alternative<StreamSocket>(socket_);
@@ -54,14 +56,18 @@ class Channel {
   [[nodiscard]] Result<std::error_code> pending_error() const;
   [[nodiscard]] Result<Address> peer_address() const;
   [[nodiscard]] Result<Address> local_address() const;
+  // Unix sockets: who connected (SO_PEERCRED); other transports: wrong_transport.
+  [[nodiscard]] Result<Credentials> peer_credentials() const;
 
  private:
   std::variant<StreamSocket, SeqPacketSocket, DatagramSocket> socket_;
 };
 
 // Connects to any address: stream, seqpacket or datagram (a connected datagram
-// socket, Unix clients auto-bound so the server can answer).
-[[nodiscard]] Result<Channel> connect_channel(const Address& address, Deadline deadline);
+// socket, Unix clients auto-bound so the server can answer). `options` as for
+// sockit::connect (its IP-only fields with a Unix address: invalid_argument).
+[[nodiscard]] Result<Channel> connect_channel(const Address& address, Deadline deadline,
+                                              const ConnectOptions& options = {});
 // Accepts one connection on a stream or seqpacket listener (try_once or a deadline).
 [[nodiscard]] Result<Channel> accept_channel(Listener& listener, Deadline deadline, bool non_blocking);
 

@@ -7,6 +7,7 @@
 
 #include "address_arg.hpp"
 #include "channel.hpp"
+#include "client_source.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "exec_session.hpp"
@@ -23,6 +24,7 @@ struct ConnectArgs {
   double timeout_seconds = 10;
   double wait_seconds = 1;
   RelayArgs relay;
+  ClientSourceArgs source;
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -36,7 +38,9 @@ int run_connect(const ConnectArgs& args) {
     return status;
   }
 
-  auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)));
+  auto connect_options = client_connect_options("connect", args.address, *address, args.source);
+  if (!connect_options) return kExitUsage;
+  auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)), *connect_options);
   if (!channel) {
     print_error("connect", args.address, channel.error());
     return kExitFailure;
@@ -77,6 +81,8 @@ Command add_connect_command(CLI::App& parent) {
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
       ->check(CLI::Range(0.0, 86400.0));
   add_relay_options(*app, args->relay);
+  add_family_flags(*app, args->source);
+  add_bind_option(*app, args->source);
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
@@ -95,6 +101,8 @@ Command add_connect_command(CLI::App& parent) {
                           "  sockit connect tcp://127.0.0.1:8080 --exec './client.sh'\n"
                           "  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit connect --hex --quit-after 2 tcp://127.0.0.1:80\n"
                           "  sockit connect --idle-timeout 5 unix:/tmp/app.sock < request.bin\n"
+                          "  sockit connect -6 tcp://localhost:8080          # only its IPv6 addresses\n"
+                          "  sockit connect tcp://127.0.0.1:8080 --bind 127.0.0.2   # from this source\n"
                           "\n") +
               kAddressHelp);
   return {app, [args] { return run_connect(*args); }};

@@ -19,6 +19,7 @@
 #include "errors.hpp"
 #include "log.hpp"
 #include "signals.hpp"
+#include "unix_file_options.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -42,6 +43,8 @@ struct EchoArgs {
   std::vector<CLI::Option*> connection_only;
   CLI::Option* max_frame_option = nullptr;
   CLI::Option* framing_option = nullptr;  // seqpacket: records are the framing
+  UnixFileOptions unix_file;
+  UnixFileOptionSet unix_file_options;
 };
 
 std::string_view signal_name(int signal) {
@@ -142,6 +145,7 @@ net::ServerOptions server_options(const EchoArgs& args) {
   options.max_connections = args.max_connections;
   options.max_connections_per_peer = args.max_connections_per_peer;
   options.idle_timeout = to_ms(args.idle_timeout_s);
+  options.listen.unix_file = args.unix_file;
   net::Framing& framing = options.connection.framing;
   if (args.framing == "length") framing = net::Framing::length_prefix();
   if (args.framing == "line") framing = net::Framing::line();
@@ -183,7 +187,8 @@ int run_datagram_echo(const EchoArgs& args, const Address& address, int signal_f
   const DatagramEchoOptions options{
       .backend = args.backend,
       .threads = args.threads,
-      .max_datagram_size = args.max_frame > 0 ? args.max_frame : kDefaultMaxDatagram};
+      .max_datagram_size = args.max_frame > 0 ? args.max_frame : kDefaultMaxDatagram,
+      .unix_file = args.unix_file};
   auto echo = DatagramEcho::start(address, options);
   if (!echo) {
     print_error("echo", args.address, echo.error());
@@ -209,6 +214,7 @@ int run_echo(const EchoArgs& args) {
   auto address = parse_address_arg(args.address);
   if (!address) return kExitUsage;
   if (const int status = check_combinations(args, *address); status != kExitOk) return status;
+  if (auto why = args.unix_file_options.misuse(*address); !why.empty()) return usage_error(args, why);
   // Before the socket exists, so no signal can arrive while nothing is watching for
   // it, and before the Server's threads exist, so they inherit the blocked mask.
   auto signals = open_stop_signals();
@@ -262,6 +268,7 @@ Command add_echo_command(CLI::App& parent) {
                       "udp://, unix-dgram: the largest datagram echoed (default 64 KiB, at most 16 MiB);\n"
                       "a larger one is counted as truncated and not echoed")
           ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}));
+  args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
   app->footer(
       std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
@@ -286,7 +293,9 @@ Command add_echo_command(CLI::App& parent) {
                   "options and --framing are refused (exit 2). A reply that cannot go at once (its\n"
                   "sender is gone or does not read) is dropped and counted; the echo goes on.\n"
                   "Their summary line counts datagrams, then the backend, truncated and dropped.\n"
-                  "\n"
+                  "\n") +
+      kUnixFileHelp +
+      std::string("\n"
                   "Examples:\n"
                   "  sockit echo unix:/tmp/echo.sock\n"
                   "  sockit echo tcp://127.0.0.1:0        # prints the port it got\n"
@@ -296,6 +305,7 @@ Command add_echo_command(CLI::App& parent) {
                   "  sockit echo udp://127.0.0.1:9000 --backend epoll --threads 2 --stats-interval 5\n"
                   "  sockit echo unix-dgram:/tmp/dgram.sock --max-frame 200000\n"
                   "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10 --backend io_uring\n"
+                  "  sockit echo unix:/tmp/echo.sock --mode 660 --group nogroup   # for the group only\n"
                   "\n") +
       kAddressHelp);
   return {app, [args] { return run_echo(*args); }};

@@ -11,6 +11,7 @@
 #include "address_arg.hpp"
 #include "channel.hpp"
 #include "commands.hpp"
+#include "connection_note.hpp"
 #include "datagram_relay.hpp"
 #include "errors.hpp"
 #include "exec_session.hpp"
@@ -19,6 +20,7 @@
 #include "pump.hpp"
 #include "relay_options.hpp"
 #include "signals.hpp"
+#include "unix_file_options.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -33,6 +35,8 @@ struct ListenArgs {
   std::size_t max_connections = 16;
   CLI::Option* max_connections_option = nullptr;
   RelayArgs relay;
+  UnixFileOptions unix_file;
+  UnixFileOptionSet unix_file_options;
 };
 
 // Waits in poll(2) for a pending connection (true) or a stop signal (false).
@@ -48,9 +52,10 @@ Result<bool> wait_for_connection(const Listener& listener, int signal_fd) {
   }
 }
 
-int serve_datagrams(const Address& address, const std::string& text, const SessionOptions& options,
+int serve_datagrams(const Address& address, const ListenArgs& args, const SessionOptions& options,
                     int signal_fd) {
-  auto socket = DatagramSocket::bind(address);
+  const std::string& text = args.address;
+  auto socket = DatagramSocket::bind(address, {.unix_file = args.unix_file});
   if (!socket) {
     print_error("listen", text, socket.error());
     return kExitFailure;
@@ -79,7 +84,7 @@ int serve_one(Listener& listener, const ListenArgs& args, const SessionOptions& 
       print_error("listen", args.address, "accept", channel.error());
       return kExitFailure;
     }
-    if (auto peer = channel->peer_address(); peer) note("connection from {}", peer->to_string());
+    note_connection_from(*channel);
     if (args.relay.has_exec()) {
       return run_exec_once(std::move(*channel), args.relay.exec, options.quit_after, signal_fd, "listen",
                            args.address);
@@ -122,9 +127,12 @@ int run_listen(const ListenArgs& args) {
     print_error("listen", args.address, "signalfd", signals.error());
     return kExitFailure;
   }
-  if (address->is_datagram()) return serve_datagrams(*address, args.address, options, signals->get());
+  if (auto why = args.unix_file_options.misuse(*address); !why.empty()) {
+    return usage_error("listen", args.address, why);
+  }
+  if (address->is_datagram()) return serve_datagrams(*address, args, options, signals->get());
 
-  auto listener = listen(*address);
+  auto listener = listen(*address, {.unix_file = args.unix_file});
   if (!listener) {
     print_error("listen", args.address, listener.error());
     return kExitFailure;
@@ -149,6 +157,7 @@ Command add_listen_command(CLI::App& parent) {
                       "With --keep: clients at once (default 16); more are accepted and closed at once")
           ->check(CLI::Range(std::size_t{1}, kMaxConnectionsCeiling));
   add_relay_options(*app, args->relay);
+  args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
   app->footer(
       std::string("Prints 'sockit: listening on ADDR' on stderr once bound (with the real port for\n"
@@ -167,7 +176,11 @@ Command add_listen_command(CLI::App& parent) {
                   "stdin is sent to the last sender; it runs until interrupted.\n"
                   "SIGINT/SIGTERM stop it cleanly (exit 0), end --exec commands (SIGTERM, 2 s,\n"
                   "SIGKILL) and remove the Unix socket file.\n"
-                  "\n"
+                  "With -v each connection is reported; on Unix sockets with the peer's pid, uid\n"
+                  "and gid as the kernel saw them at connect (SO_PEERCRED).\n"
+                  "\n") +
+      kUnixFileHelp +
+      std::string("\n"
                   "Examples:\n"
                   "  sockit listen unix:/tmp/demo.sock > received.bin\n"
                   "  echo 'hello, client' | sockit listen tcp://127.0.0.1:0\n"
@@ -176,6 +189,7 @@ Command add_listen_command(CLI::App& parent) {
                   "  sockit listen --keep -v --exec 'echo \"hello $SOCKIT_PEER\"' unix:/tmp/greet.sock\n"
                   "  sockit listen --hex --idle-timeout 30 tcp://127.0.0.1:8080\n"
                   "  sockit listen udp://127.0.0.1:9000\n"
+                  "  sockit listen unix:/run/demo/app.sock --create-parent --mode 660 --group www-data -v\n"
                   "\n") +
       kAddressHelp);
   return {app, [args] { return run_listen(*args); }};

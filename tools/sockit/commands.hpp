@@ -19,6 +19,9 @@ Command add_connect_command(CLI::App& parent);
 Command add_listen_command(CLI::App& parent);
 Command add_echo_command(CLI::App& parent);
 Command add_relay_command(CLI::App& parent);
+Command add_probe_command(CLI::App& parent);
+Command add_send_fd_command(CLI::App& parent);
+Command add_recv_fd_command(CLI::App& parent);
 
 // -v/--verbose, on every subcommand so it can be written after the subcommand's name.
 void add_verbose_flag(CLI::App& command);

@@ -134,7 +134,7 @@ Status DatagramEcho::add_worker(const Address& bind_address, bool share_port,
   auto loop = event::EventLoop::create({.backend = options.backend});
   if (!loop) return fail(loop.error());
   w->loop = std::move(*loop);
-  auto socket = share_port ? bind_shared_port(bind_address) : DatagramSocket::bind(bind_address);
+  auto socket = share_port ? bind_shared_port(bind_address) : DatagramSocket::bind(bind_address, {.unix_file = options.unix_file});
   if (!socket) return fail(socket.error());
   const std::size_t max_size = options.max_datagram_size;
   auto endpoint = net::DatagramEndpoint::create(*w->loop, std::move(*socket), endpoint_options(max_size));

@@ -31,6 +31,7 @@
 
 #include "sockit/fd.hpp"
 #include "sockit/net/datagram_endpoint.hpp"
+#include "sockit/unix_file_options.hpp"
 
 namespace sockit::cli {
 
@@ -46,6 +47,7 @@ struct DatagramEchoOptions {
   std::string backend = "auto";
   unsigned threads = 1;  // > 1 for UDP only
   std::size_t max_datagram_size = kDefaultMaxDatagram;
+  UnixFileOptions unix_file{};  // a unix-dgram: path's socket file
 };
 
 struct DatagramEchoStats {

@@ -50,4 +50,10 @@ void print_error(std::string_view operation, std::string_view address, std::stri
   std::fflush(stderr);
 }
 
+int usage_error(std::string_view operation, std::string_view address, std::string_view why) {
+  fmt::print(stderr, "sockit: {} {}: {}\n", operation, address, why);
+  std::fflush(stderr);
+  return kExitUsage;
+}
+
 }  // namespace sockit::cli

@@ -29,4 +29,8 @@ void print_error(std::string_view operation, std::string_view address, const std
 void print_error(std::string_view operation, std::string_view address, std::string_view detail,
                  const std::error_code& ec);
 
+// A usage error found after parsing (an option that does not fit the address):
+// prints "sockit: OPERATION ADDRESS: WHY" and returns kExitUsage.
+int usage_error(std::string_view operation, std::string_view address, std::string_view why);
+
 }  // namespace sockit::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "connection_note.hpp"
 #include "errors.hpp"
 #include "exec_session.hpp"
 #include "log.hpp"
@@ -114,8 +115,7 @@ class KeepServer {
       return;  // would_block: the connection went away before accept
     }
     const unsigned id = next_id_++;
-    auto peer = channel->peer_address();
-    const std::string from = peer ? peer->to_string() : std::string("an unknown peer");
+    const std::string from = verbose() ? describe_peer(*channel) : std::string();
     if (clients_.size() >= options_.max_connections) {
       ++refused_;
       note("connection #{} from {} refused: {} already open (--max-conns)", id, from, clients_.size());

@@ -55,7 +55,8 @@ int run_cli(int argc, char** argv) {
   app.footer(std::string("Run 'sockit COMMAND --help' for a command's options and examples.\n\n") +
              kAddressHelp);
   std::vector<Command> commands = {add_connect_command(app), add_listen_command(app), add_echo_command(app),
-                                   add_relay_command(app)};
+                                   add_relay_command(app),   add_probe_command(app),   add_send_fd_command(app),
+                                   add_recv_fd_command(app)};
 
   try {
     app.parse(argc, argv);

@@ -64,12 +64,6 @@ void add_relay_options(CLI::App& command, RelayArgs& args) {
           ->check(seconds_between(0.0, kYear));
 }
 
-int usage_error(std::string_view command, std::string_view address_text, std::string_view why) {
-  fmt::print(stderr, "sockit: {} {}: {}\n", command, address_text, why);
-  std::fflush(stderr);
-  return kExitUsage;
-}
-
 int check_relay_options(const RelayArgs& args, std::string_view command, std::string_view address_text,
                         bool serves_datagrams) {
   if (!args.has_exec()) return kExitOk;

@@ -42,8 +42,6 @@ void add_relay_options(CLI::App& command, RelayArgs& args);
 [[nodiscard]] int check_relay_options(const RelayArgs& args, std::string_view command,
                                       std::string_view address_text, bool serves_datagrams);
 
-// Prints "sockit: COMMAND ADDR: why" and returns kExitUsage.
-int usage_error(std::string_view command, std::string_view address_text, std::string_view why);
 
 [[nodiscard]] SessionOptions session_options(const RelayArgs& args);
 

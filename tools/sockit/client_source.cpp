@@ -1,0 +1,64 @@
+#include "client_source.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "errors.hpp"
+
+namespace sockit::cli {
+namespace {
+
+// "--bind 127.0.0.2", "--bind 127.0.0.2:5000", "--bind [::1]:0", "--bind ::1" or a
+// whole "tcp://127.0.0.2:0": the scheme is the server's, the port 0 unless given.
+std::string bind_text(const std::string& written, const Address& server) {
+  if (written.find("://") != std::string::npos) return written;
+  const std::string scheme = server.transport() == Transport::udp ? "udp://" : "tcp://";
+  const auto colons = std::count(written.begin(), written.end(), ':');
+  if (written.starts_with('[')) return scheme + written + (written.ends_with(']') ? ":0" : "");
+  if (colons == 0) return scheme + written + ":0";
+  if (colons == 1) return scheme + written;
+  return scheme + "[" + written + "]:0";  // a bare IPv6 address
+}
+
+}  // namespace
+
+void add_family_flags(CLI::App& command, ClientSourceArgs& into) {
+  auto* v4 = command.add_flag("-4", into.ipv4, "Use only the IPv4 addresses of a host name");
+  auto* v6 = command.add_flag("-6", into.ipv6, "Use only the IPv6 addresses of a host name");
+  v4->excludes(v6);
+}
+
+void add_bind_option(CLI::App& command, ClientSourceArgs& into) {
+  into.bind_option = command.add_option("--bind", into.bind,
+                                        "Local address to connect from: HOST, HOST:PORT, [V6]:PORT\n"
+                                        "(port 0 or none: any port); tcp:// and udp:// only");
+  into.bind_option->type_name("HOST[:PORT]");
+}
+
+std::optional<ConnectOptions> client_connect_options(std::string_view command, std::string_view address_text,
+                                                     const Address& address, const ClientSourceArgs& args) {
+  ConnectOptions options;
+  const bool given_bind = args.bind_option != nullptr && args.bind_option->count() > 0;
+  if (address.is_unix()) {
+    const char* which = args.ipv4 ? "-4" : args.ipv6 ? "-6" : given_bind ? "--bind" : nullptr;
+    if (which == nullptr) return options;
+    usage_error(command, address_text, fmt::format("{} applies to tcp:// and udp:// addresses", which));
+    return std::nullopt;
+  }
+  if (args.ipv4) options.family = AF_INET;
+  if (args.ipv6) options.family = AF_INET6;
+  if (given_bind) {
+    auto local = Address::parse(bind_text(args.bind, address));
+    if (!local || local->transport() != address.transport()) {
+      usage_error(command, address_text,
+                  fmt::format("bad --bind '{}': {}", args.bind,
+                              local ? "use the server's scheme or just HOST[:PORT]" : describe(local.error())));
+      return std::nullopt;
+    }
+    options.local_address = std::move(*local);
+  }
+  return options;
+}
+
+}  // namespace sockit::cli
