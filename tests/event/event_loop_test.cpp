@@ -18,6 +18,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -32,6 +34,24 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+// Waits (up to `limit`) until thread `tid` of this process is asleep in the kernel
+// ('S' in /proc), after `entering` said it is about to wait: then a wake-up from
+// another thread must end a real wait, not race ahead of it. On a timeout the
+// caller goes on anyway: the wait is then merely unproven, never a failure.
+void wait_until_asleep(pid_t tid, const std::atomic<bool>& entering, std::chrono::milliseconds limit = 5s) {
+  const auto until = Clock::now() + limit;
+  const std::string stat = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  while (Clock::now() < until) {
+    if (entering) {
+      std::ifstream in(stat);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const auto after_name = text.rfind(')');
+      if (after_name != std::string::npos && after_name + 2 < text.size() && text[after_name + 2] == 'S') return;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
 
 // --- not per backend ----------------------------------------------------------------
 
@@ -170,17 +190,22 @@ TEST_P(EventLoop, PostedTasksFromFourThreadsRunOnTheLoopThreadInEachThreadsOrder
 
 TEST_P(EventLoop, PostFromAnotherThreadWakesALoopBlockedInALongWait) {
   bool ran = false;
-  std::thread poster([this, &ran] {
-    std::this_thread::sleep_for(50ms);
+  std::atomic<bool> entering{false};
+  const pid_t loop_thread = ::gettid();
+  std::thread poster([this, &ran, &entering, loop_thread] {
+    wait_until_asleep(loop_thread, entering);
     loop().post([&ran] { ran = true; });
   });
+  // One turn of 20 s: only the post's wake-up can end it before then, and 10 s
+  // is more than any stall of this machine.
+  constexpr auto kTurn = 20s;
   const auto start = Clock::now();
-  // One long turn: only the post's wake-up can end it early.
-  while (!ran && Clock::now() - start < 5s) ASSERT_TRUE(loop().run_once(5000ms));
+  entering = true;
+  while (!ran && Clock::now() - start < kTurn) ASSERT_TRUE(loop().run_once(kTurn));
   const auto took = Clock::now() - start;
   poster.join();
   EXPECT_TRUE(ran);
-  EXPECT_LT(took, 2s) << "the post did not wake the loop";
+  EXPECT_LT(took, kTurn / 2) << "the post did not wake the loop";
 }
 
 TEST_P(EventLoop, PostFromTheLoopThreadRunsLaterNotInsideThePost) {
@@ -213,21 +238,25 @@ TEST_P(EventLoop, StopFromAnotherThreadEndsRun) {
   // Watchdog: if the cross-thread stop is lost, the loop's own timer ends run()
   // (and the test fails) instead of hanging it.
   bool watchdog_fired = false;
-  auto watchdog = loop().run_after(5s, [&] {
+  auto watchdog = loop().run_after(20s, [&] {
     watchdog_fired = true;
     loop().stop();
   });
-  const auto start = Clock::now();  // before the stopper exists, so stop() comes >= 100 ms later
-  std::thread stopper([this] {
-    std::this_thread::sleep_for(100ms);
+  // The stop comes while run() is asleep in its wait, so it must wake it.
+  std::atomic<bool> entering{false};
+  std::atomic<bool> stop_called{false};
+  const pid_t loop_thread = ::gettid();
+  std::thread stopper([this, &entering, &stop_called, loop_thread] {
+    wait_until_asleep(loop_thread, entering);
+    stop_called = true;
     loop().stop();
   });
+  entering = true;
   loop().run();
-  const auto took = Clock::now() - start;
+  const bool stopped_after_the_call = stop_called;
   stopper.join();
   EXPECT_FALSE(watchdog_fired) << "stop() from another thread did not end run()";
-  EXPECT_LT(took, 3s);
-  EXPECT_GE(took, 100ms) << "run() returned before stop() was called";
+  EXPECT_TRUE(stopped_after_the_call) << "run() returned before stop() was called";
 }
 
 TEST_P(EventLoop, StopFromALoopCallbackEndsRun) {
@@ -411,11 +440,14 @@ TEST_P(EventLoop, AHandleDestroyedOnAnotherThreadWhileTheLoopRunsDiesInADebugBui
         auto fd = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         auto handle = loop().watch(fd.get());
         if (!handle) std::abort();
-        std::thread other([this, &handle] {
-          std::this_thread::sleep_for(50ms);  // the loop thread is inside run() by now
+        std::atomic<bool> entering{false};
+        const pid_t loop_thread = ::gettid();
+        std::thread other([this, &handle, &entering, loop_thread] {
+          wait_until_asleep(loop_thread, entering);  // the loop thread is inside run()
           handle->reset();
           loop().stop();
         });
+        entering = true;
         loop().run();
         other.join();
       },

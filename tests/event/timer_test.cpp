@@ -152,8 +152,10 @@ TEST_P(Timers, ATimerThatCancelsAnotherDueInTheSameTurnPreventsIt) {
     ++fired_b;
     a.cancel();
   });
-  // Let both fall due before the loop looks, so they expire in the same turn.
-  std::this_thread::sleep_for(20ms);
+  // Let both fall due before the loop looks, so they expire in the same turn:
+  // both were armed 5 ms before `due` at the latest.
+  const auto due = Clock::now() + 5ms;
+  std::this_thread::sleep_until(due + 1ms);
   ASSERT_TRUE(loop().run_once(0ms));
   test::run_for(loop(), 30ms);
   EXPECT_EQ(fired_a + fired_b, 1) << "a: " << fired_a << " b: " << fired_b
@@ -207,18 +209,23 @@ TEST_P(Timers, AHundredThousandIdleTimeoutsHalfCancelledCostNothingPerTurn) {
   const auto took = Clock::now() - start;
   const auto turns = loop().stats().turns - turns_before;
   // Generous: the point is that no turn scans 100,000 entries, not a speed figure.
+  // The turns are the measure (a slow machine makes fewer of them, not more); the
+  // time only catches a hang, so it is generous.
   EXPECT_LE(turns, 5u) << "the 1 ms timer needed " << turns << " turns";
-  EXPECT_LT(took, 1s) << "the 1 ms timer took "
+  EXPECT_LT(took, 5s) << "the 1 ms timer took "
                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
   EXPECT_EQ(idle_fired, 0);
   EXPECT_TRUE(idle[1].active());
   EXPECT_FALSE(idle[0].active());
 
   // Turns with that many idle timers armed stay cheap too (the idle timers are
-  // still 10 s away): 100 zero-timeout turns in well under a second.
+  // still 10 s away): 1,000 zero-timeout turns in under 5 s. A hang check that
+  // no loaded machine reaches; it still fails a turn that costs 5 ms (re-sorting
+  // every timer each turn), while a plain scan is below what wall-clock time
+  // can tell apart on a shared machine.
   const auto busy_start = Clock::now();
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(loop().run_once(0ms));
-  EXPECT_LT(Clock::now() - busy_start, 1s);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(loop().run_once(0ms));
+  EXPECT_LT(Clock::now() - busy_start, 5s);
 }
 
 TEST_P(Timers, AHundredThousandTimersDueInAShortWindowEachFireExactlyOnce) {

@@ -3,8 +3,16 @@
 // and cancelling by destruction.
 #include "sockit/net/connector.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
 
 #include <fstream>
 #include <optional>
@@ -24,12 +32,36 @@ using Clock = std::chrono::steady_clock;
 
 Address parse(const std::string& text) { return *Address::parse(text); }
 
-// A loopback TCP port with nothing listening: bound by a listener that is then
-// closed (a listener that never accepted leaves no TIME_WAIT behind).
-Address closed_tcp_port() {
-  auto listener = listen(parse("tcp://127.0.0.1:0"));
-  EXPECT_TRUE(listener);
-  return *listener->local_address();
+// A loopback TCP port that refuses connections for as long as this lives: a socket
+// bound to it that never listens, so a SYN is answered with a reset
+// (ECONNREFUSED), and nothing else can take the number meanwhile (a port freed
+// for the test could be reused by any other process before the connect).
+// listen() on `fd` turns the same port into a server.
+struct RefusingTcpPort {
+  Fd fd;  // invalid (and the test failed) if the socket could not be made
+  Address address;
+};
+
+RefusingTcpPort refusing_tcp_port() {
+  RefusingTcpPort port{Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)), parse("tcp://127.0.0.1:0")};
+  sockaddr_in loopback{};
+  loopback.sin_family = AF_INET;
+  loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof loopback;
+  if (!port.fd || ::bind(port.fd.get(), reinterpret_cast<sockaddr*>(&loopback), length) != 0 ||
+      ::getsockname(port.fd.get(), reinterpret_cast<sockaddr*>(&loopback), &length) != 0) {
+    ADD_FAILURE() << "a bound TCP socket: " << std::strerror(errno);
+    return {};
+  }
+  port.address = port.address.with_port(ntohs(loopback.sin_port));
+  return port;
+}
+
+// Waits up to `limit` for a connection on a listening `fd` and accepts it.
+bool accepts_within(const Fd& fd, std::chrono::milliseconds limit) {
+  pollfd p{fd.get(), POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
+  return Fd(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC)).valid();
 }
 
 class ConnectorOn : public test::LoopTest {
@@ -78,21 +110,20 @@ TEST_P(ConnectorOn, ConnectsToAUnixServerByAbstractName) {
   connects_to("unix:@" + test::unique_abstract_name());
 }
 
-// The server starts ~150 ms after the client; attempts fail (refused, or ENOENT for
-// a Unix path) and back off until it is there.
-void retries_until_the_server_appears(event::EventLoop& loop, const Address& address) {
+// The server starts ~150 ms after the client (`open_server`, false if it could
+// not); attempts fail (refused, or ENOENT for a Unix path) and back off until it
+// is there; `accept_one` then takes the connection.
+void retries_until_the_server_appears(event::EventLoop& loop, const Address& address,
+                                      const std::function<bool()>& open_server,
+                                      const std::function<bool()>& accept_one) {
   ConnectorOptions options;
   options.initial_backoff = 10ms;
   options.max_backoff = 40ms;
   options.total_timeout = 5s;
   auto c = Connector::create(loop, address, options);
   ASSERT_TRUE(c);
-  std::optional<Listener> listener;
-  auto later = loop.run_after(150ms, [&] {
-    auto l = listen(address);
-    ASSERT_TRUE(l) << l.error().message();
-    listener = std::move(*l);
-  });
+  bool server_open = false;
+  auto later = loop.run_after(150ms, [&] { server_open = open_server(); });
   std::vector<std::error_code> retried_on;
   (*c)->on_retry([&](unsigned, std::error_code ec, std::chrono::nanoseconds delay) {
     retried_on.push_back(ec);
@@ -107,17 +138,32 @@ void retries_until_the_server_appears(event::EventLoop& loop, const Address& add
   EXPECT_GE(Clock::now() - started, 140ms);
   EXPECT_GT((*c)->stats().attempts, 1u);
   EXPECT_EQ(retried_on.size() + 1, (*c)->stats().attempts);
-  ASSERT_TRUE(listener.has_value());
-  EXPECT_TRUE(listener->accept(1s));
+  ASSERT_TRUE(server_open);
+  EXPECT_TRUE(accept_one());
 }
 
 TEST_P(ConnectorOn, RetriesWithBackoffUntilATcpServerAppears) {
-  retries_until_the_server_appears(loop(), closed_tcp_port());
+  // The port is held throughout: the server appears by listening on it.
+  const RefusingTcpPort port = refusing_tcp_port();
+  ASSERT_TRUE(port.fd);
+  retries_until_the_server_appears(
+      loop(), port.address, [&] { return ::listen(port.fd.get(), 16) == 0; },
+      [&] { return accepts_within(port.fd, 1s); });
 }
 
 TEST_P(ConnectorOn, RetriesWithBackoffUntilAUnixServerCreatesItsPath) {
   test::TempDir dir;
-  retries_until_the_server_appears(loop(), parse("unix:" + dir.file("late")));
+  const Address address = parse("unix:" + dir.file("late"));
+  std::optional<Listener> listener;
+  retries_until_the_server_appears(
+      loop(), address,
+      [&] {
+        auto l = listen(address);
+        EXPECT_TRUE(l) << l.error().message();
+        if (l) listener = std::move(*l);
+        return l.has_value();
+      },
+      [&] { return listener && listener->accept(1s).has_value(); });
 }
 
 TEST_P(ConnectorOn, GivesUpAtTheTotalDeadlineWithTheLastErrorAndItsContext) {
@@ -125,7 +171,9 @@ TEST_P(ConnectorOn, GivesUpAtTheTotalDeadlineWithTheLastErrorAndItsContext) {
   options.initial_backoff = 20ms;
   options.max_backoff = 60ms;
   options.total_timeout = 400ms;
-  auto c = make(closed_tcp_port(), options);
+  const RefusingTcpPort port = refusing_tcp_port();
+  ASSERT_TRUE(port.fd);
+  auto c = make(port.address, options);
   ASSERT_TRUE(c);
   const auto started = Clock::now();
   auto outcome = run(*c, 5s);
@@ -145,7 +193,9 @@ TEST_P(ConnectorOn, StopsAfterMaxAttempts) {
   ConnectorOptions options;
   options.initial_backoff = 1ms;
   options.max_attempts = 3;
-  auto c = make(closed_tcp_port(), options);
+  const RefusingTcpPort port = refusing_tcp_port();
+  ASSERT_TRUE(port.fd);
+  auto c = make(port.address, options);
   ASSERT_TRUE(c);
   auto outcome = run(*c);
   ASSERT_TRUE(outcome.has_value());
@@ -167,7 +217,9 @@ TEST_P(ConnectorOn, DoesNotRetryAnErrorThatWouldRecur) {
 }
 
 TEST_P(ConnectorOn, JitterSpreadsTheDelaysOfConnectorsThatFailTogether) {
-  const Address target = closed_tcp_port();
+  const RefusingTcpPort port = refusing_tcp_port();
+  ASSERT_TRUE(port.fd);
+  const Address& target = port.address;
   ConnectorOptions options;
   options.initial_backoff = 40ms;
   options.max_backoff = 40ms;
@@ -194,6 +246,7 @@ TEST_P(ConnectorOn, JitterSpreadsTheDelaysOfConnectorsThatFailTogether) {
   // Without jitter every connector waits exactly the backoff: lockstep.
   options.jitter = false;
   auto plain = make(target, options);
+  ASSERT_TRUE(plain);
   std::chrono::nanoseconds plain_delay{};
   plain->on_retry([&](unsigned, std::error_code, std::chrono::nanoseconds d) { plain_delay = d; });
   ASSERT_TRUE(run(*plain).has_value());
@@ -240,11 +293,13 @@ TEST_P(ConnectorOn, FastOpenDeliversTheInitialDataWhetherOrNotItRodeTheSyn) {
 }
 
 TEST_P(ConnectorOn, DestroyingAConnectorThatIsBackingOffRunsNoCallback) {
+  const RefusingTcpPort port = refusing_tcp_port();  // before the count: it stays open
+  ASSERT_TRUE(port.fd);
   const int fds_before = test::open_fd_count();
   ConnectorOptions options;
   options.initial_backoff = 10s;
   options.jitter = false;
-  auto c = make(closed_tcp_port(), options);
+  auto c = make(port.address, options);
   ASSERT_TRUE(c);
   bool called = false;
   c->start([&](Result<Fd>) { called = true; });

@@ -2,7 +2,9 @@
 // (RLIMIT_NOFILE lowered to 64, 200 clients) with the server alone in a child
 // process, so only the server runs out of descriptors and the clients are real
 // outsiders that can observe what it does to them.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -69,6 +72,15 @@ long cpu_ticks_of(pid_t pid) {
   return utime + stime;
 }
 
+// The child's count of waits (its loops' syscalls_wait), asked for with SIGUSR1.
+std::optional<std::uint64_t> waits_of(const test::Child& child, const Fd& report) {
+  if (::kill(child.pid(), SIGUSR1) != 0) return std::nullopt;
+  pollfd p{report.get(), POLLIN, 0};
+  std::uint64_t waits = 0;
+  if (::poll(&p, 1, 10'000) != 1 || ::read(report.get(), &waits, sizeof waits) != sizeof waits) return std::nullopt;
+  return waits;
+}
+
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (!done()) {
@@ -79,11 +91,13 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 }
 
 // The child: an echo server limited to 64 descriptors, serving until SIGTERM.
+// At each SIGUSR1 it writes its loops' count of waits to `report` (8 bytes).
 // Exit status 0 when its log reported the exhaustion exactly once; 20 + n otherwise.
-int serve_with_few_descriptors(const std::string& backend, const Address& address) {
+int serve_with_few_descriptors(const std::string& backend, const Address& address, int report) {
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGUSR1);
   ::pthread_sigmask(SIG_BLOCK, &term, nullptr);  // before the workers exist, so they inherit it
   rlimit limit{kDescriptorLimit, kDescriptorLimit};
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
@@ -97,7 +111,10 @@ int serve_with_few_descriptors(const std::string& backend, const Address& addres
   });
   if (!server || !(*server)->start()) return 11;
   int signal = 0;
-  ::sigwait(&term, &signal);
+  while (::sigwait(&term, &signal) == 0 && signal == SIGUSR1) {
+    const std::uint64_t waits = (*server)->stats().loops.syscalls_wait;
+    if (::write(report, &waits, sizeof waits) != sizeof waits) return 12;
+  }
   (*server)->shutdown(1s);
   return logged.load() == 1 ? 0 : 20 + std::min(logged.load(), 50);
 }
@@ -106,7 +123,10 @@ class ServerOutOfDescriptors : public test::LoopTest {};
 
 TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOnceClientsLeave) {
   const Address address = *Address::parse("unix:@" + test::unique_abstract_name());
-  test::Child child([&] { return serve_with_few_descriptors(GetParam(), address); });
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe2(pipe_ends, O_CLOEXEC), 0);
+  const Fd report_read(pipe_ends[0]), report_write(pipe_ends[1]);
+  test::Child child([&] { return serve_with_few_descriptors(GetParam(), address, report_write.get()); });
 
   // Up: a first client is served (and leaves).
   ASSERT_TRUE(eventually([&] { auto c = connect(address, 100ms); return c && try_echo(*c, bytes_of("up")) == Outcome::served; }, 5s));
@@ -132,11 +152,22 @@ TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOn
   EXPECT_GE(served, 10) << "the server should serve what its descriptors allow";
   EXPECT_GE(refused, kClients - static_cast<int>(kDescriptorLimit)) << "served " << served;
 
-  // At the limit, with connections held, the server waits; it does not spin.
+  // At the limit, with connections held, the server waits; it does not spin. Its
+  // waits are counted by its loops: a slow machine makes a waiting server wait
+  // fewer times, never more (each worker retries the accept once per 50 ms pause:
+  // 20 waits a second), while a loop that spins waits thousands of times in any
+  // share of a CPU. CPU time catches a spin that never returns to the wait, with
+  // a bound (a quarter of a CPU) that an idle server is nowhere near.
+  constexpr auto kWindow = 1s;
+  const auto waits_before = waits_of(child, report_read);
+  ASSERT_TRUE(waits_before) << "the child reports its waits";
   const long ticks_before = cpu_ticks_of(child.pid());
-  std::this_thread::sleep_for(500ms);
+  std::this_thread::sleep_for(kWindow);
   const long ticks_spent = cpu_ticks_of(child.pid()) - ticks_before;
-  EXPECT_LT(ticks_spent, ::sysconf(_SC_CLK_TCK) / 4) << "CPU ticks in 500 ms at the descriptor limit";
+  const auto waits_after = waits_of(child, report_read);
+  ASSERT_TRUE(waits_after);
+  EXPECT_LT(*waits_after - *waits_before, 200u) << "waits in a second at the descriptor limit";
+  EXPECT_LT(ticks_spent, ::sysconf(_SC_CLK_TCK) / 4) << "CPU ticks in a second at the descriptor limit";
 
   // The old clients leave; once the server has closed their descriptors, new
   // clients are served again, one after another.
