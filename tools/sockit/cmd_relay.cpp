@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "address_arg.hpp"
+#include "bind_retry_option.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "log.hpp"
 #include "relay_datagram.hpp"
 #include "relay_stream.hpp"
 #include "signals.hpp"
+#include "unix_file_options.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -43,6 +45,9 @@ struct RelayArgs {
   std::uint64_t seed = 0;
   std::uint64_t reset_after = 0;
   std::uint64_t stall_after = 0;
+  double bind_retry_s = kDefaultBindRetrySeconds;
+  UnixFileOptions unix_file;
+  UnixFileOptionSet unix_file_options;
   std::vector<CLI::Option*> stream_only;    // refused for datagram addresses
   std::vector<CLI::Option*> datagram_only;  // refused for stream addresses
   CLI::Option* seed_option = nullptr;
@@ -116,6 +121,7 @@ FaultOptions fault_options(const RelayArgs& args) {
 }
 
 int check_combinations(const RelayArgs& args, const Address& from, const Address& to) {
+  if (auto why = args.unix_file_options.misuse(from); !why.empty()) return usage_error(args, why);
   if (from.is_datagram() != to.is_datagram()) {
     return usage_error(args, "FROM and TO must both be datagram addresses (udp://, unix-dgram:) or both "
                              "connection addresses (tcp://, unix:, unix-seqpacket:)");
@@ -186,6 +192,8 @@ int run_stream_relay(const RelayArgs& args, const Address& from, const Address& 
   options.stall_after = args.stall_after;
   options.server.backend = args.backend;
   options.server.max_connections = args.max_connections;
+  options.server.listen.bind_retry_for = bind_retry_duration(args.bind_retry_s);
+  options.server.listen.unix_file = args.unix_file;
   auto relay = StreamRelay::start(from, std::move(options));
   if (!relay) {
     print_error("relay", args.from, relay.error());
@@ -235,7 +243,10 @@ int run_datagram_relay(const RelayArgs& args, const Address& from, const Address
   }
   auto relay = DatagramRelay::create(
       **loop, from,
-      {.to = to, .faults = fault_options(args), .max_clients = args.max_clients,
+      {.to = to,
+       .bind = {.unix_file = args.unix_file, .bind_retry_for = bind_retry_duration(args.bind_retry_s)},
+       .faults = fault_options(args),
+       .max_clients = args.max_clients,
        .idle_timeout = s_to_ms(args.idle_timeout_s)});
   if (!relay) {
     print_error("relay", args.from, relay.error());
@@ -327,6 +338,8 @@ Command add_relay_command(CLI::App& parent) {
                            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
   args->stream_only.push_back(args->reset_option);
   args->stream_only.push_back(args->stall_option);
+  add_bind_retry_option(*app, args->bind_retry_s);
+  args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
   app->footer(
       std::string(

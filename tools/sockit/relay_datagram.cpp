@@ -56,7 +56,7 @@ DatagramRelay::~DatagramRelay() {
 Result<std::unique_ptr<DatagramRelay>> DatagramRelay::create(event::EventLoop& loop, const Address& from,
                                                              DatagramRelayOptions options) {
   std::unique_ptr<DatagramRelay> relay(new DatagramRelay(loop, std::move(options)));
-  auto socket = DatagramSocket::bind(from);
+  auto socket = DatagramSocket::bind(from, relay->options_.bind);
   if (!socket) return fail(socket.error());
   // A client that does not read its replies must not hold up the others' (see
   // DatagramEndpointOptions::drop_when_blocked).

@@ -27,6 +27,7 @@ namespace sockit::cli {
 
 struct DatagramRelayOptions {
   Address to;  // numeric
+  DatagramBindOptions bind;  // FROM's socket: its file's mode and owner, the bind retry
   FaultOptions faults;
   std::size_t max_clients = 1024;
   std::chrono::milliseconds idle_timeout{60000};
