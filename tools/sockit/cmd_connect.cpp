@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "log.hpp"
+#include "option_checks.hpp"
 #include "pump.hpp"
 
 namespace sockit::cli {
@@ -54,10 +55,10 @@ Command add_connect_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("connect", "Connect to ADDR and relay stdin/stdout (like nc)");
   app->add_option("ADDR", args->address, "Address to connect to")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for the connection (default 10)")
-      ->check(CLI::Range(0.001, 86400.0));
+      ->transform(seconds_in(0.001, 86400));
   app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->transform(seconds_in(0, 86400));
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"

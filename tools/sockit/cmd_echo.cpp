@@ -4,6 +4,7 @@
 // datagrams on net::DatagramEndpoint worker loops (echo_datagram.cpp).
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/select.h>
 
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "echo_stream.hpp"
 #include "errors.hpp"
 #include "log.hpp"
+#include "option_checks.hpp"
 #include "signals.hpp"
 
 namespace sockit::cli {
@@ -64,17 +66,18 @@ std::string count(std::uint64_t n, std::string_view noun) {
 // the stream engine adds detail lines after it.
 void print_summary(int signal, const EchoStats& stats, bool datagram) {
   std::string counts = datagram ? count(stats.datagrams, "datagram") : count(stats.connections, "connection");
-  if (stats.refused > 0) counts += fmt::format(" ({} refused over --max-conns)", stats.refused);
+  if (stats.refused > 0) counts += fmt::format(" ({} refused)", stats.refused);
   fmt::print(stderr, "sockit: echo stopped by {}: {}, {} bytes in, {} bytes out\n", signal_name(signal),
              counts, stats.bytes_in, stats.bytes_out);
   std::fflush(stderr);
 }
 
 // The features the backend could not use (io_uring on an older kernel), each with
-// the kernel's reason: a benchmark run on a degraded backend must say so. Last, so
-// the lines before it read the same on every machine.
+// the kernel's reason: a benchmark run on a degraded backend must say so, with -v
+// (engine internals mean nothing to someone trying a client out). Last, so the
+// lines before it read the same on every machine.
 void print_backend_fallbacks(const std::vector<std::string>& fallbacks) {
-  if (fallbacks.empty()) return;
+  if (fallbacks.empty() || !verbose()) return;
   std::string joined;
   for (const std::string& fallback : fallbacks) joined += (joined.empty() ? "" : "; ") + fallback;
   fmt::print(stderr, "sockit:   backend fallbacks: {}\n", joined);
@@ -150,10 +153,30 @@ net::ServerOptions server_options(const EchoArgs& args) {
 }
 
 int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd) {
-  auto server = start_echo_server(address, server_options(args));
+  const net::ServerOptions options = server_options(args);
+  std::shared_ptr<EchoLimits> log_limits;
+  if (verbose()) {
+    log_limits = std::make_shared<EchoLimits>(EchoLimits{.max_connections = options.max_connections,
+                                                         .max_connections_per_peer = args.max_connections_per_peer,
+                                                         .idle_timeout_s = args.idle_timeout_s,
+                                                         .max_frame = options.connection.framing.max_frame});
+  }
+  auto server = start_echo_server(address, options, log_limits);
   if (!server) {
     print_error("echo", args.address, server.error());
     return kExitFailure;
+  }
+  // select watches descriptors below FD_SETSIZE only: the server lowered the cap to
+  // what fits rather than accept connections it cannot serve. Lowered, not
+  // refused: how many descriptors are free below 1024 is a fact of the process at
+  // run time that nobody can be asked to compute, so a refusal would make every
+  // select run need a hand-tuned --max-conns. The excess is refused and counted.
+  if (const std::size_t cap = (*server)->max_connections(); cap < args.max_connections) {
+    fmt::print(stderr,
+               "sockit: echo {}: --backend {} watches descriptors below {} only: --max-conns lowered from {} "
+               "to {}\n",
+               args.address, (*server)->backend(), FD_SETSIZE, args.max_connections, cap);
+    std::fflush(stderr);
   }
   announce_listening((*server)->local_address());
   auto stopped_by = wait_for_stop(**server, signal_fd, to_ms(args.stats_interval_s));
@@ -169,7 +192,8 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
   }
   print_summary(*stopped_by,
                 EchoStats{.connections = stats.accepted,
-                          .refused = stats.refused_max_connections,
+                          .refused = stats.refused_max_connections + stats.refused_per_peer +
+                                     stats.refused_rate + stats.refused_policy + stats.shed_no_descriptors,
                           .bytes_in = stats.bytes_in,
                           .bytes_out = stats.bytes_out},
                 /*datagram=*/false);
@@ -230,20 +254,21 @@ Command add_echo_command(CLI::App& parent) {
   args->connection_only.push_back(
       app->add_option("--max-conns", args->max_connections,
                       "Connections served at once; more are accepted and closed at once (default 1024)")
-          ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20)));
+          ->transform(whole_in(1, std::uint64_t{1} << 20, "a number of connections")));
   app->add_option("--backend", args->backend, "Event loop: select, poll, epoll, epoll-et, io_uring, auto")
       ->check(CLI::IsMember({"auto", "select", "poll", "epoll", "epoll-et", "io_uring"}));
   app->add_option("--threads", args->threads,
                   "Worker threads, each with its own event loop (default 1; udp://: one\n"
                   "SO_REUSEPORT socket each; unix-dgram: one thread only)")
-      ->check(CLI::Range(1u, 256u));
+      ->transform(whole_in(1, 256, "a number of threads"));
   args->framing_option =
       app->add_option("--framing", args->framing,
                       "raw (bytes as they come), length (4-byte big-endian prefix), line (up to '\\n')")
           ->check(CLI::IsMember({"raw", "length", "line"}));
   args->connection_only.push_back(
       app->add_option("--max-conns-per-peer", args->max_connections_per_peer,
-                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)"));
+                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)")
+          ->transform(whole_in(0, std::uint64_t{1} << 20, "a number of connections")));
   args->connection_only.push_back(
       app->add_option("--idle-timeout", args->idle_timeout_s,
                       "Reset a connection that makes no progress for SECONDS: progress is a whole\n"
@@ -251,17 +276,17 @@ Command add_echo_command(CLI::App& parent) {
                       "or echo bytes the client took, so a client trickling an unfinished frame is\n"
                       "reset, a slow reader of a long echo is not. The reset comes 1 to 1.125 x SECONDS\n"
                       "after the last progress (fractions allowed; 0 = never)")
-          ->check(CLI::Range(0.0, 86400.0 * 365)));
+          ->transform(seconds_in(0, 86400.0 * 365)));
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a line of stats on stderr every SECONDS (0 = off, default)")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->transform(seconds_in(0, 86400));
   args->max_frame_option =
       app->add_option("--max-frame", args->max_frame,
                       "Largest frame (length/line) or record (unix-seqpacket:), in bytes; a larger\n"
                       "one closes that connection (default 16 MiB for length and records, 64 KiB for line).\n"
                       "udp://, unix-dgram: the largest datagram echoed (default 64 KiB, at most 16 MiB);\n"
                       "a larger one is counted as truncated and not echoed")
-          ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}));
+          ->transform(whole_in(1, 0xffffffff, "a size in bytes"));
   add_verbose_flag(*app);
   app->footer(
       std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"

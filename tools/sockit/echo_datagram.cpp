@@ -104,8 +104,9 @@ Result<std::unique_ptr<DatagramEcho>> DatagramEcho::start(const Address& address
                                                           const DatagramEchoOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   const unsigned n = std::max(1u, options.threads);
-  // One thread needs no shared port: a second echo on the same port is then refused
-  // (address in use) instead of silently splitting the traffic with this one.
+  // One thread needs no shared port; several share it among themselves only (see
+  // add_worker): a second echo on the same port is refused (address in use)
+  // instead of silently splitting the traffic with this one.
   const bool share_port = n > 1;
   if (share_port && address.transport() != Transport::udp) return fail(errc::invalid_argument);
 
@@ -134,8 +135,18 @@ Status DatagramEcho::add_worker(const Address& bind_address, bool share_port,
   auto loop = event::EventLoop::create({.backend = options.backend});
   if (!loop) return fail(loop.error());
   w->loop = std::move(*loop);
-  auto socket = share_port ? bind_shared_port(bind_address) : DatagramSocket::bind(bind_address);
+  // The first socket binds without SO_REUSEPORT, so a port already in use (by
+  // another echo with any number of threads, or anything else) is refused with
+  // EADDRINUSE as with one thread; only then does it open the port to the other
+  // workers, which set SO_REUSEPORT before their bind (the kernel checks the flag
+  // on the sockets already bound). A second echo thus never silently shares the
+  // port (net::Server does the same for TCP: docs/ARCHITECTURE.md).
+  const bool first = workers_.empty();
+  auto socket = share_port && !first ? bind_shared_port(bind_address) : DatagramSocket::bind(bind_address);
   if (!socket) return fail(socket.error());
+  if (share_port && first) {
+    if (auto s = socket->set_reuse_port(true); !s) return fail(s.error());
+  }
   const std::size_t max_size = options.max_datagram_size;
   auto endpoint = net::DatagramEndpoint::create(*w->loop, std::move(*socket), endpoint_options(max_size));
   if (!endpoint) return fail(endpoint.error());

@@ -5,25 +5,46 @@
 #include <cctype>
 #include <cstdio>
 
+#include "sockit/address.hpp"
 #include "sockit/result.hpp"
 
 namespace sockit::cli {
 namespace {
 
-// A hint only where the cause is common and the next step is obvious; a wrong
-// guess would mislead more than no hint at all.
-std::string_view hint_for(std::string_view operation, const std::error_code& ec) {
+// The lowest port an unprivileged process may bind (1024 unless the system
+// lowered it).
+unsigned unprivileged_port_start() {
+  unsigned start = 1024;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re")) {
+    if (std::fscanf(f, "%u", &start) != 1) start = 1024;
+    std::fclose(f);
+  }
+  return start;
+}
+
+}  // namespace
+
+std::string hint_for(std::string_view operation, std::string_view address, const std::error_code& ec) {
   if (operation == "connect") {
     if (ec == std::errc::connection_refused || ec == std::errc::no_such_file_or_directory) {
       return "is a server listening?";
     }
     if (ec == errc::timed_out) return "no answer before --timeout";
   }
-  if (ec == std::errc::permission_denied) return "check the permissions of the path";
+  if (ec == std::errc::permission_denied) {
+    auto parsed = Address::parse(address);
+    if (parsed && parsed->is_inet()) {
+      // EACCES from bind(2) on an IP address has one cause: a privileged port.
+      if (operation != "connect" && parsed->port() != 0 && parsed->port() < unprivileged_port_start()) {
+        return fmt::format("ports below {} need root or CAP_NET_BIND_SERVICE", unprivileged_port_start());
+      }
+      return {};  // a firewall or an LSM: we cannot tell which
+    }
+    if (parsed && parsed->is_abstract()) return {};  // no file: an LSM refused it
+    return "check the permissions of the path";
+  }
   return {};
 }
-
-}  // namespace
 
 std::string describe(const std::error_code& ec) {
   std::string text = ec.message();
@@ -44,7 +65,7 @@ void print_error(std::string_view operation, std::string_view address, std::stri
   std::string line = fmt::format("sockit: {} {}: ", operation, address);
   if (!detail.empty()) line += fmt::format("{}: ", detail);
   line += describe(ec);
-  if (auto hint = hint_for(operation, ec); !hint.empty()) line += fmt::format(" ({})", hint);
+  if (auto hint = hint_for(operation, address, ec); !hint.empty()) line += fmt::format(" ({})", hint);
   line += '\n';
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
