@@ -492,7 +492,9 @@ Status Server::start() {
   return {};
 }
 
-void Server::shutdown(std::chrono::milliseconds deadline) {
+void Server::shutdown(std::chrono::milliseconds deadline) { shutdown(deadline, nullptr); }
+
+void Server::shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short) {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   if (!impl_->started) return;
@@ -511,6 +513,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
   // 2. Wait for them within the deadline.
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (impl_->admission.active() > 0 && std::chrono::steady_clock::now() < until) {
+    if (cut_short && cut_short()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // 3. Reset the rest, then stop the loops.

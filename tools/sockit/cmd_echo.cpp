@@ -3,6 +3,7 @@
 // seqpacket connections keep records whole in the Connection's record mode);
 // datagrams on net::DatagramEndpoint worker loops (echo_datagram.cpp).
 #include <fmt/core.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/select.h>
 
@@ -25,9 +26,10 @@
 namespace sockit::cli {
 namespace {
 
-// Connections still open at SIGINT get this long to take their last echo and
-// close; then they are reset. Long enough for any client that is reading.
-constexpr std::chrono::milliseconds kShutdownGrace{2000};
+// Connections still open at SIGINT get --drain seconds (default 2) to take their
+// last echo and close; then they are reset. Long enough for any client that is
+// reading; a second SIGINT/SIGTERM resets them at once.
+constexpr double kDefaultDrainSeconds = 2;
 
 struct EchoArgs {
   std::string address;
@@ -39,6 +41,7 @@ struct EchoArgs {
   double idle_timeout_s = 0;
   std::size_t max_frame = 0;
   double stats_interval_s = 0;
+  double drain_s = kDefaultDrainSeconds;
   // Options about connections: refused for datagram addresses rather than
   // silently ignored.
   std::vector<CLI::Option*> connection_only;
@@ -180,7 +183,18 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
   }
   announce_listening((*server)->local_address());
   auto stopped_by = wait_for_stop(**server, signal_fd, to_ms(args.stats_interval_s));
-  (*server)->shutdown(kShutdownGrace);
+  // A second stop signal during the drain ends it: whoever presses Ctrl-C twice
+  // wants out now, not after every slow client finished.
+  int second_signal = 0;
+  (*server)->shutdown(to_ms(args.drain_s), [&] {
+    pollfd ready{signal_fd, POLLIN, 0};
+    if (::poll(&ready, 1, 0) > 0) second_signal = take_signal(signal_fd);
+    return second_signal != 0;
+  });
+  if (second_signal != 0) {
+    print_note(fmt::format("second {}: open connections reset without waiting for --drain",
+                           signal_name(second_signal)));
+  }
   const net::ServerStats stats = (*server)->stats();
   const std::string backend = (*server)->backend();
   const std::vector<std::string> fallbacks = (*server)->backend_fallbacks();
@@ -277,6 +291,11 @@ Command add_echo_command(CLI::App& parent) {
                       "reset, a slow reader of a long echo is not. The reset comes 1 to 1.125 x SECONDS\n"
                       "after the last progress (fractions allowed; 0 = never)")
           ->transform(seconds_in(0, 86400.0 * 365)));
+  args->connection_only.push_back(
+      app->add_option("--drain", args->drain_s,
+                      "At SIGINT/SIGTERM, SECONDS for open connections to take their last echo and\n"
+                      "close before they are reset (default 2; a second signal resets them at once)")
+          ->transform(seconds_in(0, 3600)));
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a line of stats on stderr every SECONDS (0 = off, default)")
       ->transform(seconds_in(0, 86400));
@@ -292,7 +311,8 @@ Command add_echo_command(CLI::App& parent) {
       std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
                   "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
                   "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: open\n"
-                  "connections get 2 s to take their echo, then it prints a summary on stderr\n"
+                  "connections get 2 s (--drain) to take their echo (a second signal ends that at\n"
+                  "once), then it prints a summary on stderr\n"
                   "(streams, seqpacket: one line, then the backend, refusals, closes, messages and,\n"
                   "with -v, any backend fallbacks), removes its Unix socket file and exits 0.\n"
                   "With -v, streams and seqpacket print a line per connection: accepted (with the\n"

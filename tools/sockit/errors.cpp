@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <net/if.h>
+
 #include <cctype>
 #include <cstdio>
 
@@ -20,6 +22,27 @@ unsigned unprivileged_port_start() {
     std::fclose(f);
   }
   return start;
+}
+
+// The cause to print: the error's own words, except where the address says more.
+// An IPv6 scope naming no interface makes getaddrinfo fail like an unknown host;
+// say which part is wrong instead.
+std::string cause(std::string_view address, const std::error_code& ec) {
+  if (ec == errc::name_not_resolved) {
+    auto parsed = Address::parse(address);
+    if (parsed && parsed->is_inet()) {
+      const std::string& host = parsed->host();
+      const auto percent = host.find('%');
+      if (percent != std::string::npos) {
+        const std::string zone = host.substr(percent + 1);
+        const bool numeric = !zone.empty() && zone.find_first_not_of("0123456789") == std::string::npos;
+        if (!numeric && ::if_nametoindex(zone.c_str()) == 0) {
+          return fmt::format("no network interface named '{}' (the scope after '%')", zone);
+        }
+      }
+    }
+  }
+  return describe(ec);
 }
 
 }  // namespace
@@ -64,7 +87,7 @@ void print_error(std::string_view operation, std::string_view address, std::stri
                  const std::error_code& ec) {
   std::string line = fmt::format("sockit: {} {}: ", operation, address);
   if (!detail.empty()) line += fmt::format("{}: ", detail);
-  line += describe(ec);
+  line += cause(address, ec);
   if (auto hint = hint_for(operation, address, ec); !hint.empty()) line += fmt::format(" ({})", hint);
   line += '\n';
   std::fputs(line.c_str(), stderr);

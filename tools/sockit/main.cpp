@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "address_arg.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "log.hpp"
@@ -78,6 +79,18 @@ std::string command_in(const CLI::App& app, int argc, char** argv) {
   return {};
 }
 
+// `sockit connect 127.0.0.1 8080` (nc's HOST PORT): CLI11 took the host as ADDR
+// and found the port left over. The address meant, or empty.
+std::string nc_habit(const CLI::ParseError& e, int argc, char** argv) {
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr) return {};
+  for (int i = 2; i + 1 < argc; ++i) {
+    const std::string_view host = argv[i];
+    if (host.starts_with('-') || Address::parse(host)) continue;
+    if (auto hint = nc_habit_hint(host, argv[i + 1]); !hint.empty()) return hint;
+  }
+  return {};
+}
+
 // What CLI11 does not decide the way a person expects: no command, an unknown
 // one, `sockit help [CMD]`. Returns an exit status, or nullopt to go on parsing.
 std::optional<int> handle_top_level(CLI::App& app, int argc, char** argv) {
@@ -130,6 +143,11 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     const std::string command = command_in(app, argc, argv);
+    if (auto hint = nc_habit(e, argc, argv); !hint.empty()) {
+      fmt::print(stderr, "sockit: {} takes one address; did you mean {}?\n", command, hint);
+      std::fflush(stderr);
+      return kExitUsage;
+    }
     if (command.empty() && std::string_view(e.what()) == "A subcommand is required") {
       return usage_error(fmt::format("a command is required: {}", joined(command_names(app))));
     }

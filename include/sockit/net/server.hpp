@@ -167,6 +167,10 @@ class Server {
   // Stops accepting, lets connections finish their queued output and close within
   // `deadline`, then resets whatever is left, and joins the workers.
   void shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5));
+  // The same, and the wait for connections to finish also ends, at once, when
+  // `cut_short` returns true (asked every few milliseconds on the calling thread:
+  // a second Ctrl-C, say).
+  void shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short);
 
   [[nodiscard]] ServerStats stats() const;
   // The connection cap in force: ServerOptions::max_connections, lowered by
