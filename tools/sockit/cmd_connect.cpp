@@ -19,6 +19,7 @@ struct ConnectArgs {
   std::string address;
   double timeout_seconds = 10;
   double wait_seconds = 1;
+  CLI::Option* wait_option = nullptr;  // datagrams only: refused for connections
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -28,6 +29,11 @@ std::chrono::milliseconds to_ms(double seconds) {
 int run_connect(const ConnectArgs& args) {
   auto address = parse_address_arg(args.address);
   if (!address) return kExitUsage;
+  if (!address->is_datagram() && args.wait_option->count() > 0) {
+    return usage_error("connect", args.address,
+                       "--wait applies to datagrams (udp://, unix-dgram:), not to connections (a connection "
+                       "ends when the server closes it)");
+  }
 
   auto channel = connect_channel(*address, Deadline::after(to_ms(args.timeout_seconds)));
   if (!channel) {
@@ -56,7 +62,7 @@ Command add_connect_command(CLI::App& parent) {
   app->add_option("ADDR", args->address, "Address to connect to")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for the connection (default 10)")
       ->transform(seconds_in(0.001, 86400));
-  app->add_option("--wait", args->wait_seconds,
+  args->wait_option = app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
       ->transform(seconds_in(0, 86400));
   add_verbose_flag(*app);

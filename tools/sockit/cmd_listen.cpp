@@ -22,6 +22,7 @@ namespace {
 struct ListenArgs {
   std::string address;
   bool keep = false;
+  CLI::Option* keep_option = nullptr;  // connections only: refused for datagrams
 };
 
 // Waits in poll(2) for a pending connection (true) or a stop signal (false).
@@ -81,6 +82,11 @@ int run_listen(const ListenArgs& args) {
     print_error("listen", args.address, "signalfd", signals.error());
     return kExitFailure;
   }
+  if (address->is_datagram() && args.keep_option->count() > 0) {
+    return usage_error("listen", args.address,
+                       "--keep applies to connections (tcp://, unix:, unix-seqpacket:), not to datagrams "
+                       "(a datagram listener serves every sender until interrupted)");
+  }
   if (address->is_datagram()) return serve_datagrams(*address, args.address, signals->get());
 
   auto listener = listen(*address);
@@ -114,7 +120,7 @@ Command add_listen_command(CLI::App& parent) {
   CLI::App* app =
       parent.add_subcommand("listen", "Accept a connection on ADDR and relay stdin/stdout (like nc -l)");
   app->add_option("ADDR", args->address, "Address to listen on")->required();
-  app->add_flag("-k,--keep", args->keep, "After a connection ends, accept the next one (one at a time)");
+  args->keep_option = app->add_flag("-k,--keep", args->keep, "After a connection ends, accept the next one (one at a time)");
   add_verbose_flag(*app);
   app->footer(
       std::string("Prints 'sockit: listening on ADDR' on stderr once bound (with the real port for\n"

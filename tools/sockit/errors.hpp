@@ -36,4 +36,8 @@ void print_error(std::string_view operation, std::string_view address, const std
 void print_error(std::string_view operation, std::string_view address, std::string_view detail,
                  const std::error_code& ec);
 
+// A usage error found after parsing (options that do not fit the address):
+// "sockit: OPERATION ADDRESS: WHY" on stderr; returns kExitUsage.
+int usage_error(std::string_view operation, std::string_view address, std::string_view why);
+
 }  // namespace sockit::cli
