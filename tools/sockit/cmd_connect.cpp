@@ -1,5 +1,7 @@
 // `sockit connect ADDR`: a client that relays stdin to the socket and the socket
 // to stdout (nc without the flags), for every transport sockit knows.
+#include <fmt/core.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -20,6 +22,8 @@ struct ConnectArgs {
   double timeout_seconds = 10;
   double wait_seconds = 1;
   CLI::Option* wait_option = nullptr;  // datagrams only: refused for connections
+  bool expect_replies = false;
+  CLI::Option* expect_replies_option = nullptr;  // datagrams only
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -29,6 +33,10 @@ std::chrono::milliseconds to_ms(double seconds) {
 int run_connect(const ConnectArgs& args) {
   auto address = parse_address_arg(args.address);
   if (!address) return kExitUsage;
+  if (!address->is_datagram() && args.expect_replies_option->count() > 0) {
+    return usage_error("connect", args.address,
+                       "--expect-replies applies to datagrams (udp://, unix-dgram:), not to connections");
+  }
   if (!address->is_datagram() && args.wait_option->count() > 0) {
     return usage_error("connect", args.address,
                        "--wait applies to datagrams (udp://, unix-dgram:), not to connections (a connection "
@@ -45,12 +53,24 @@ int run_connect(const ConnectArgs& args) {
   StdinState stdin_state;
   PumpOptions options;
   options.datagram_wait = to_ms(args.wait_seconds);
+  DatagramCounts counts;
+  options.counts = &counts;
   auto end = pump(*channel, stdin_state, options);
   if (!end) {
     print_error("connect", args.address, end.error().detail, end.error().ec);
     return kExitFailure;
   }
   if (*end == PumpEnd::stdout_closed) note("stdout closed: stopping");
+  if (address->is_datagram() && *end == PumpEnd::finished) {
+    // Datagrams have no end of stream: a lost reply is only visible as a count.
+    note("{} datagram{} sent, {} received", counts.sent, counts.sent == 1 ? "" : "s", counts.received);
+    if (args.expect_replies && counts.received < counts.sent) {
+      fmt::print(stderr, "sockit: connect {}: {} of {} replies missing (none for --wait {} s)\n", args.address,
+                 counts.sent - counts.received, counts.sent, args.wait_seconds);
+      std::fflush(stderr);
+      return kExitFailure;
+    }
+  }
   return kExitOk;
 }
 
@@ -65,11 +85,17 @@ Command add_connect_command(CLI::App& parent) {
   args->wait_option = app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
       ->transform(seconds_in(0, 86400));
+  args->expect_replies_option =
+      app->add_flag("--expect-replies", args->expect_replies,
+                    "Datagrams: every datagram sent expects one back (an echo, a request/reply\n"
+                    "service); exit 1 if fewer came back before --wait ran out");
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
                           "until the server closes; then the exit status is 0. For udp:// and unix-dgram:\n"
-                          "each read of stdin is sent as one datagram.\n"
+                          "each read of stdin is sent as one datagram, and replies are printed until none\n"
+                          "came for --wait seconds; datagrams can be lost without a word, so -v counts\n"
+                          "them (sent, received) and --expect-replies makes a missing reply exit 1.\n"
                           "\n"
                           "Examples:\n"
                           "  echo hello | sockit connect unix:/tmp/echo.sock\n"

@@ -113,6 +113,7 @@ class Relay {
       return std::nullopt;
     }
     to_peer_.push(std::span(from_stdin_).first(*n));
+    if (options_.counts != nullptr && channel_.is_datagram()) ++options_.counts->sent;
     return on_socket(POLLOUT);  // try at once: usually it all goes in one send
   }
 
@@ -147,6 +148,7 @@ class Relay {
       return std::nullopt;
     }
     if (idle_) idle_ = Deadline::after(options_.datagram_wait);
+    if (options_.counts != nullptr && channel_.is_datagram()) ++options_.counts->received;
     if (auto w = write_all(kStdout, std::span(from_peer_).first(*n)); !w) {
       if (w.error() == std::errc::broken_pipe) return PumpEnd::stdout_closed;
       return failure("write stdout", w.error());

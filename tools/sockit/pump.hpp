@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <expected>
 #include <string_view>
 #include <system_error>
@@ -30,9 +31,17 @@ struct StdinState {
   bool open = true;
 };
 
+// Datagram channels: what went each way (a reply that never came is otherwise
+// invisible: datagrams have no end of stream).
+struct DatagramCounts {
+  std::uint64_t sent = 0;      // datagrams handed to the socket (one per stdin read)
+  std::uint64_t received = 0;  // datagrams received (replies)
+};
+
 struct PumpOptions {
   std::chrono::milliseconds datagram_wait{1000};
-  int signal_fd = -1;  // borrowed; -1 for none
+  int signal_fd = -1;                 // borrowed; -1 for none
+  DatagramCounts* counts = nullptr;  // borrowed; filled in for datagram channels
 };
 
 enum class PumpEnd {
