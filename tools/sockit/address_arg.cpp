@@ -38,8 +38,13 @@ std::string explain_missing_scheme(std::string_view text) {
   if (t.starts_with('@')) return fmt::format("no scheme; did you mean unix:{} (abstract)?", t);
   if (all_digits(t)) return fmt::format("no scheme; did you mean tcp://127.0.0.1:{}?", t);
   if (parses("tcp://" + t)) return fmt::format("no scheme; did you mean tcp://{}?", t);
+  // A bare word: a host name without its port, or a socket file without unix:.
+  // Only a dotted name or localhost is surely a host.
   if (parses("tcp://" + t + ":0")) {
-    return fmt::format("no scheme and no port; did you mean tcp://{}:PORT?", t);
+    if (t == "localhost" || t.find('.') != std::string::npos) {
+      return fmt::format("no scheme and no port; did you mean tcp://{}:PORT?", t);
+    }
+    return fmt::format("no scheme; write unix:{} for a socket file or tcp://{}:PORT for a host", t, t);
   }
   return {};
 }
