@@ -226,8 +226,7 @@ void Server::Impl::shed_one(Worker& w) {
   w.reserve_fd.reset();
   bool took_one = false;
   if (auto victim = w.listener.accept_fd(Deadline::after(std::chrono::milliseconds(0)))) {
-    // No descriptor to spare for getpeername's sake: the peer stays unknown.
-    if (options.on_event) report_refusal(std::make_shared<ServerEvent>(), ServerEvent::Kind::shed);
+    if (options.on_event) report_refusal(peer_event(victim->get(), address.transport()), ServerEvent::Kind::shed);
     victim->reset();
     bump(shed);
     took_one = true;

@@ -74,7 +74,7 @@ struct ServerEvent {
   // 0 for a connection that was never admitted.
   std::uint64_t id = 0;
   // TCP: the client's address. Unix: the client's bound name, usually unnamed
-  // (a Unix client rarely binds). Unknown for a shed connection (unnamed).
+  // (a Unix client rarely binds).
   Address peer;
   // Unix sockets: the peer's pid/uid/gid when it connected (SO_PEERCRED).
   std::optional<Credentials> credentials;
