@@ -78,7 +78,9 @@ void expect_port_not_shared(const std::string& scheme, bool datagram) {
   EXPECT_NE(first.child.err().find("sockit: echo stopped by SIGINT: " + counted), std::string::npos)
       << first.child.err();
   // And the kernel spread them over both threads of the first (UDP says how).
-  if (datagram) EXPECT_EQ(first.child.err().find("(0 + 24"), std::string::npos) << first.child.err();
+  if (datagram) {
+    EXPECT_EQ(first.child.err().find("(0 + 24"), std::string::npos) << first.child.err();
+  }
 }
 
 TEST(CliBugs, SecondTcpEchoWithSeveralThreadsFailsWithAddressInUse) { expect_port_not_shared("tcp://", false); }

@@ -6,7 +6,6 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <regex>
 
 namespace sockit::cli {
 namespace {
@@ -96,38 +95,71 @@ CLI::Validator whole_in(std::uint64_t min, std::uint64_t max, std::string what) 
 }
 
 std::string house_style(std::string_view cli11_message) {
-  const std::string message(cli11_message);
-  std::smatch m;
-  static const std::regex range(R"(^(.*): Value (.*) not in range (\S+) to (\S+)$)");
-  static const std::regex member(R"(^(.*): (.*) not in \{(.*)\}$)");
-  static const std::regex convert(R"(^Could not convert: (\S+) = (.*)$)");
-  static const std::regex allowed(R"(^The value (.*) is not an allowed value for (.*)$)");
-  static const std::regex extras(R"(^The following arguments? (?:was|were) not expected: (.*)$)");
-  static const std::regex missing(R"(^(.*): \d+ required \S+ missing$)");
-  static const std::regex flag_value(R"(^(.*): too many inputs for a flag$)");
-  static const std::regex excludes(R"(^(\S+) excludes (\S+)$)");
-  static const std::regex requires_(R"(^(\S+) requires (\S+)$)");
-  if (std::regex_match(message, m, range)) {
-    return fmt::format("{}: '{}' is not in range {} to {}", m[1].str(), m[2].str(), plain_number(m[3].str()),
-                       plain_number(m[4].str()));
+  // Plain string matching, not std::regex: these are CLI11's fixed sentences
+  // (Error.hpp, Validators.hpp of CLI11 2.x), and a miss only costs the rewording.
+  const std::string_view m = cli11_message;
+  auto between = [m](std::string_view after, std::string_view before, std::size_t from = 0) {
+    const auto a = m.find(after, from);
+    if (a == std::string_view::npos) return std::string_view();
+    const auto start = a + after.size();
+    const auto b = before.empty() ? m.size() : m.find(before, start);
+    if (b == std::string_view::npos) return std::string_view();
+    return m.substr(start, b - start);
+  };
+  // "--timeout: Value abc not in range 0.001000 to 86400.000000"
+  if (const auto at = m.find(": Value "); at != std::string_view::npos && m.find(" not in range ", at) != std::string_view::npos) {
+    const std::string_view name = m.substr(0, at);
+    const std::string_view value = between(": Value ", " not in range ");
+    const std::string_view low = between(" not in range ", " to ");
+    const auto to = m.rfind(" to ");
+    const std::string_view high = m.substr(to + 4);
+    return fmt::format("{}: '{}' is not in range {} to {}", name, value, plain_number(low), plain_number(high));
   }
-  if (std::regex_match(message, m, member)) {
-    return fmt::format("{}: '{}' is not one of {}", m[1].str(), m[2].str(), listed(m[3].str()));
+  // "--backend: kqueue not in {auto,select,...}"
+  if (const auto set = m.find(" not in {"); set != std::string_view::npos && m.ends_with('}')) {
+    const auto colon = m.find(": ");
+    if (colon != std::string_view::npos && colon < set) {
+      return fmt::format("{}: '{}' is not one of {}", m.substr(0, colon), m.substr(colon + 2, set - colon - 2),
+                         listed(std::string(m.substr(set + 9, m.size() - set - 10))));
+    }
   }
-  if (std::regex_match(message, m, convert)) return fmt::format("{}: '{}' is not a valid value", m[1].str(), m[2].str());
-  if (std::regex_match(message, m, allowed)) return fmt::format("{}: '{}' is not allowed", m[2].str(), m[1].str());
-  if (std::regex_match(message, m, extras)) {
-    const std::string first = m[1].str().substr(0, m[1].str().find(' '));
+  if (m.starts_with("Could not convert: ")) {
+    const std::string_view rest = m.substr(19);
+    const auto eq = rest.find(" = ");
+    if (eq != std::string_view::npos) return fmt::format("{}: '{}' is not a valid value", rest.substr(0, eq), rest.substr(eq + 3));
+  }
+  if (m.starts_with("The value ")) {
+    const auto for_at = m.find(" is not an allowed value for ");
+    if (for_at != std::string_view::npos) {
+      return fmt::format("{}: '{}' is not allowed", m.substr(for_at + 29), m.substr(10, for_at - 10));
+    }
+  }
+  for (std::string_view prefix : {std::string_view("The following argument was not expected: "),
+                                  std::string_view("The following arguments were not expected: ")}) {
+    if (!m.starts_with(prefix)) continue;
+    const std::string_view args = m.substr(prefix.size());
+    const std::string first(args.substr(0, args.find(' ')));
     if (first.size() > 1 && first[0] == '-' && !std::isdigit(static_cast<unsigned char>(first[1]))) {
       return fmt::format("unknown option '{}'", first);
     }
     return fmt::format("unexpected argument '{}'", first);
   }
-  if (std::regex_match(message, m, missing)) return fmt::format("{} needs a value", m[1].str());
-  if (std::regex_match(message, m, flag_value)) return fmt::format("{} takes no value", m[1].str());
-  if (std::regex_match(message, m, excludes)) return fmt::format("{} cannot be used with {}", m[1].str(), m[2].str());
-  if (std::regex_match(message, m, requires_)) return fmt::format("{} needs {}", m[1].str(), m[2].str());
-  return lower_first(message);
+  // "--threads: 1 required INT missing"
+  if (m.ends_with(" missing") && m.find(" required ") != std::string_view::npos) {
+    const auto colon = m.find(": ");
+    if (colon != std::string_view::npos) return fmt::format("{} needs a value", m.substr(0, colon));
+  }
+  if (m.ends_with(": too many inputs for a flag")) return fmt::format("{} takes no value", m.substr(0, m.size() - 28));
+  // "--a excludes --b", "--a requires --b"
+  if (const auto at = m.find(" excludes "); at != std::string_view::npos && m.find(' ') == at &&
+                                            m.find(' ', at + 10) == std::string_view::npos) {
+    return fmt::format("{} cannot be used with {}", m.substr(0, at), m.substr(at + 10));
+  }
+  if (const auto at = m.find(" requires "); at != std::string_view::npos && m.find(' ') == at &&
+                                            m.find(' ', at + 10) == std::string_view::npos) {
+    return fmt::format("{} needs {}", m.substr(0, at), m.substr(at + 10));
+  }
+  return lower_first(std::string(m));
 }
 
 }  // namespace sockit::cli
