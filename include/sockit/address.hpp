@@ -1,6 +1,7 @@
 // Address: where a socket lives, written as one string.
 //
-//   unix:PATH  unix:///abs/path  ipc:///abs/path     Unix stream socket at a path
+//   unix:PATH  unix:///abs/path  ipc://PATH          Unix stream socket at a path
+//                                    (ipc:// as ZeroMQ: ipc:///abs, ipc://rel, ipc://@name)
 //   unix:@NAME  unix-abstract:NAME                   Unix stream socket, abstract namespace
 //   unix-dgram:…  unix-seqpacket:…                   same path forms, other socket types
 //   tcp://HOST:PORT  tcp://[v6]:PORT  tcp://:PORT    TCP (no host = loopback, never "any")

@@ -71,10 +71,14 @@ Result<AddressParts> parse_unix(Transport transport, std::string_view rest) {
   return unix_path(transport, rest);
 }
 
-// ipc:// is nng's and ZeroMQ's spelling; like theirs, it only takes absolute paths.
+// ipc:// is ZeroMQ's and nng's spelling, read as ZeroMQ reads it: everything after
+// "ipc://" is the path, absolute (ipc:///run/x) or relative to the working
+// directory (ipc://rel.sock), and "ipc://@name" is an abstract name.
 Result<AddressParts> parse_ipc(std::string_view rest) {
   if (!rest.starts_with("//")) return fail(errc::address_invalid);
-  return unix_url_path(Transport::unix_stream, rest.substr(2));
+  rest.remove_prefix(2);
+  if (rest.starts_with('@')) return unix_abstract(Transport::unix_stream, rest.substr(1));
+  return unix_path(Transport::unix_stream, rest);
 }
 
 Result<std::uint16_t> parse_port(std::string_view text) {

@@ -52,6 +52,8 @@ class Poller {
   // Edge-triggered pollers report a descriptor once per change: the engine must
   // then drain to EAGAIN.
   [[nodiscard]] virtual bool edge_triggered() const { return false; }
+  // Descriptors at or above this cannot be watched (select: FD_SETSIZE); 0: no limit.
+  [[nodiscard]] virtual int descriptor_limit() const { return 0; }
   [[nodiscard]] virtual Status add(int fd, std::uint32_t interest, std::uint64_t token) = 0;
   [[nodiscard]] virtual Status modify(int fd, std::uint32_t interest, std::uint64_t token) = 0;
   virtual void remove(int fd) = 0;

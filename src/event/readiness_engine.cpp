@@ -66,6 +66,7 @@ class ReadinessEngine final : public Engine {
   ReadinessEngine(LoopCore& core, std::unique_ptr<Poller> poller, std::size_t buffer_size)
       : core_(core), poller_(std::move(poller)), edge_(poller_->edge_triggered()), scratch_(buffer_size) {
     info_.name = poller_->name();
+    info_.descriptor_limit = poller_->descriptor_limit();
     info_.features = {edge_ ? "edge-triggered" : "level-triggered", "immediate-send"};
   }
 

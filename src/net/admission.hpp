@@ -2,6 +2,7 @@
 // and the accept-rate token bucket, shared by all worker threads.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -22,11 +23,13 @@ class Admission {
   Verdict admit(const std::string& peer);
   void release(const std::string& peer);
   [[nodiscard]] std::size_t active() const;
+  // Before any admit(): the backend serves fewer (Server::create, select).
+  void lower_max_connections(std::size_t cap) { max_connections_ = std::min(max_connections_, cap); }
 
  private:
   bool take_token(std::chrono::steady_clock::time_point now);
 
-  const std::size_t max_connections_;
+  std::size_t max_connections_;  // lowered only before the server starts
   const std::size_t max_per_peer_;
   const double rate_;
   const double burst_;

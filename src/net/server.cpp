@@ -1,10 +1,12 @@
 #include "sockit/net/server.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 #include <unordered_map>
 
@@ -30,6 +32,18 @@ std::string peer_key(int fd, bool is_unix) {
   return Address::from_endpoint(*endpoint, Transport::tcp).host();
 }
 
+// Who is on the other end of an accepted connection, for ServerOptions::on_event.
+std::shared_ptr<ServerEvent> peer_event(int fd, Transport transport) {
+  auto event = std::make_shared<ServerEvent>();
+  if (auto endpoint = sys::peer_endpoint(fd)) event->peer = Address::from_endpoint(*endpoint, transport);
+  if (transport != Transport::tcp) {
+    if (auto cred = sys::get_option<ucred>(fd, SOL_SOCKET, SO_PEERCRED)) {
+      event->credentials = Credentials{cred->pid, cred->uid, cred->gid};
+    }
+  }
+  return event;
+}
+
 // What on_close's reason says about the peer: it broke the framing (a frame, line
 // or record over max_frame; framing has no other error).
 bool is_protocol_error(std::error_code reason) { return reason == make_error_code(errc::frame_too_large); }
@@ -41,6 +55,22 @@ std::vector<std::shared_ptr<Connection>> snapshot(const Map& connections) {
   held.reserve(connections.size());
   for (const auto& [key, tracked] : connections) held.push_back(tracked.connection);
   return held;
+}
+
+// Descriptors open in this process numbered below `limit` (the directory's own
+// descriptor, open while it is read, not counted).
+std::size_t open_descriptors_below(int limit) {
+  std::size_t count = 0;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  const int own = ::dirfd(dir);
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const int fd = std::atoi(entry->d_name);
+    if (fd != own && fd < limit) ++count;
+  }
+  ::closedir(dir);
+  return count;
 }
 
 }  // namespace
@@ -69,6 +99,7 @@ struct Server::Impl {
     std::uint64_t seen_bytes_out = 0;
     std::chrono::steady_clock::time_point progress_seen_at;
     bool timed_out = false;
+    std::shared_ptr<ServerEvent> event;  // id and peer, only with options.on_event
   };
 
   struct Worker {
@@ -91,6 +122,8 @@ struct Server::Impl {
   Admission admission{options};
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<unsigned> next_worker{0};
+  std::atomic<std::uint64_t> next_id{0};  // ServerEvent::id
+  int descriptor_limit = 0;  // the backend's (select: FD_SETSIZE); 0: none
   bool started = false;
   bool stopped = false;
 
@@ -108,7 +141,11 @@ struct Server::Impl {
   void pause_accepting(Worker& w);
   void resume_accepting(Worker& w);
   bool allowed_by_policy(int fd) const;
-  void adopt(Worker& w, Fd fd, std::string peer);
+  void adopt(Worker& w, Fd fd, std::string peer, std::shared_ptr<ServerEvent> event);
+  // options.on_event for a connection that was not admitted (`event` may be null).
+  void report_refusal(const std::shared_ptr<ServerEvent>& event, ServerEvent::Kind kind) const;
+  void report_close(ServerEvent* event, ServerEvent::Close how, std::error_code reason,
+                    const ConnectionStats* traffic) const;
   void arm_idle_timer(Worker& w, Connection* c, std::chrono::steady_clock::duration delay);
   void check_idle(Worker& w, Connection* c);
   // In nanoseconds, so a 1 ms timeout does not round to checks of 0 ms.
@@ -133,15 +170,34 @@ Status Server::Impl::open_workers() {
     if (!loop) return fail(loop.error());
     w->loop = std::move(*loop);
     // TCP: a listener per worker (SO_REUSEPORT). Unix: only worker 0 listens.
+    //
+    // The reuseport group must not take in another server by accident: the kernel
+    // lets any socket of the same uid that set SO_REUSEPORT before its bind join a
+    // group, so a second `sockit echo --threads 2` on the same port would silently
+    // get half the clients. Worker 0 therefore binds and listens WITHOUT
+    // SO_REUSEPORT: if anything already listens on the port (with SO_REUSEPORT or
+    // not) that fails with EADDRINUSE, exactly as a one-thread server does. Only
+    // then is SO_REUSEPORT turned on for it (the kernel checks the flag of the
+    // sockets already bound when a new one binds, so setting it after listen(2)
+    // is enough), and workers 1..n-1 join with it set before their bind. A second
+    // server doing the same fails at its worker 0. What remains possible is a
+    // program that itself sets SO_REUSEPORT under our uid joining later: that is
+    // sharing it asked for, and the kernel has no way to refuse it short of a
+    // different uid. (One listening socket watched by every worker would close
+    // that too, but wakes every worker for each connection and, for UDP, would
+    // let one sender's datagrams be echoed out of order across threads.)
     if (i == 0 || is_tcp) {
       ListenOptions lo = options.listen;
-      if (is_tcp && n > 1) lo.reuse_port = true;
+      if (is_tcp && n > 1) lo.reuse_port = i > 0 || lo.reuse_port;
       auto listener = listen(bind_address, lo);
       if (!listener) return fail(listener.error());
       if (i == 0) {
         auto bound = listener->local_address();
         if (!bound) return fail(bound.error());
         if (is_tcp) bind_address = *bound;  // the other workers join the real port
+        if (is_tcp && n > 1 && !lo.reuse_port) {
+          if (auto s = listener->set_reuse_port(true); !s) return fail(s.error());
+        }
       }
       w->listener = std::move(*listener);
       w->reserve_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -170,6 +226,7 @@ void Server::Impl::shed_one(Worker& w) {
   w.reserve_fd.reset();
   bool took_one = false;
   if (auto victim = w.listener.accept_fd(Deadline::after(std::chrono::milliseconds(0)))) {
+    if (options.on_event) report_refusal(peer_event(victim->get(), address.transport()), ServerEvent::Kind::shed);
     victim->reset();
     bump(shed);
     took_one = true;
@@ -230,32 +287,72 @@ void Server::Impl::on_accept(Worker& w, Result<Fd> fd) {
     return;  // ECONNABORTED and friends: the client gave up; nothing to do
   }
   const bool is_unix = address.is_unix();
+  using Kind = ServerEvent::Kind;
+  std::shared_ptr<ServerEvent> event = options.on_event ? peer_event(fd->get(), address.transport()) : nullptr;
+  // select cannot watch a descriptor at or above FD_SETSIZE. create() lowered
+  // max_connections to what fits, but descriptors opened elsewhere in the process
+  // (or connections still being torn down) can push a new one past it: that is
+  // the backend's connection cap, so it is refused as over max_connections, not
+  // left to fail as an error after it was admitted.
+  if (descriptor_limit > 0 && fd->get() >= descriptor_limit) {
+    bump(refused_max);
+    report_refusal(event, Kind::refused_max_connections);
+    return;
+  }
   if (is_unix && !allowed_by_policy(fd->get())) {
     bump(refused_policy);
+    report_refusal(event, Kind::refused_policy);
     return;  // Fd closes: refused before a byte is read
   }
   std::string peer = options.max_connections_per_peer > 0 ? peer_key(fd->get(), is_unix) : std::string();
   switch (admission.admit(peer)) {
     case Verdict::admit: break;
-    case Verdict::max_connections: bump(refused_max); return;
-    case Verdict::per_peer: bump(refused_peer); return;
-    case Verdict::rate: bump(refused_rate); return;
+    case Verdict::max_connections: bump(refused_max); report_refusal(event, Kind::refused_max_connections); return;
+    case Verdict::per_peer: bump(refused_peer); report_refusal(event, Kind::refused_per_peer); return;
+    case Verdict::rate: bump(refused_rate); report_refusal(event, Kind::refused_rate); return;
   }
   bump(accepted);
+  if (event) {
+    event->kind = Kind::accepted;
+    event->id = next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+    options.on_event(*event);
+  }
   if (is_unix && workers.size() > 1) {
     Worker& target = *workers[next_worker.fetch_add(1) % workers.size()];
     // std::function needs a copyable callable: hand the fd over as a plain int.
     const int raw = fd->release();
-    target.loop->post([this, &target, raw, peer = std::move(peer)]() mutable { adopt(target, Fd(raw), std::move(peer)); });
+    target.loop->post([this, &target, raw, peer = std::move(peer), event = std::move(event)]() mutable {
+      adopt(target, Fd(raw), std::move(peer), std::move(event));
+    });
     return;
   }
-  adopt(w, std::move(*fd), std::move(peer));
+  adopt(w, std::move(*fd), std::move(peer), std::move(event));
 }
 
-void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
+void Server::Impl::report_refusal(const std::shared_ptr<ServerEvent>& event, ServerEvent::Kind kind) const {
+  if (!event) return;
+  event->kind = kind;
+  options.on_event(*event);
+}
+
+void Server::Impl::report_close(ServerEvent* event, ServerEvent::Close how, std::error_code reason,
+                                const ConnectionStats* traffic) const {
+  if (event == nullptr) return;
+  event->kind = ServerEvent::Kind::closed;
+  event->close = how;
+  event->error = reason;
+  if (traffic != nullptr) {
+    event->bytes_in = traffic->bytes_in;
+    event->bytes_out = traffic->bytes_out;
+  }
+  options.on_event(*event);
+}
+
+void Server::Impl::adopt(Worker& w, Fd fd, std::string peer, std::shared_ptr<ServerEvent> event) {
   if (w.draining) {
     admission.release(peer);
     bump(closed_server);
+    report_close(event.get(), ServerEvent::Close::shutdown, {}, nullptr);
     return;
   }
   ConnectionOptions connection_options = options.connection;
@@ -264,6 +361,7 @@ void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
   if (!created) {
     admission.release(peer);
     bump(closed_error);
+    report_close(event.get(), ServerEvent::Close::error, created.error(), nullptr);
     return;
   }
   std::shared_ptr<Connection> c = std::move(*created);
@@ -271,6 +369,7 @@ void Server::Impl::adopt(Worker& w, Fd fd, std::string peer) {
   Tracked tracked;
   tracked.connection = c;
   tracked.peer = std::move(peer);
+  tracked.event = std::move(event);
   tracked.progress_seen_at = std::chrono::steady_clock::now();
   w.connections.emplace(key, std::move(tracked));
   if (handler) handler(*c);
@@ -317,17 +416,24 @@ void Server::Impl::check_idle(Worker& w, Connection* c) {
 void Server::Impl::on_closed(Worker& w, Connection& c, std::error_code reason) {
   auto it = w.connections.find(&c);
   if (it == w.connections.end()) return;
+  using Close = ServerEvent::Close;
+  Close how = Close::by_peer;
   if (it->second.timed_out) {
     bump(closed_timeout);
+    how = Close::idle_timeout;
   } else if (w.draining) {
     bump(closed_server);
+    how = Close::shutdown;
   } else if (is_protocol_error(reason)) {
     bump(closed_protocol);
+    how = Close::protocol_error;
   } else if (reason) {
     bump(closed_error);
+    how = Close::error;
   } else {
     bump(closed_peer);
   }
+  report_close(it->second.event.get(), how, reason, &c.stats());
   admission.release(it->second.peer);
   resume_accepting(w);  // a descriptor of ours is free again (no-op unless paused)
   // Destroy the entry after the callback returns: the Connection is still running it.
@@ -353,6 +459,17 @@ Result<std::unique_ptr<Server>> Server::create(const Address& address, ServerOpt
   if (auto s = impl->open_workers(); !s) return fail(s.error());
   auto bound = impl->workers.front()->listener.local_address();
   if (!bound) return fail(bound.error());
+  // A backend that cannot watch descriptors past a number (select) serves only as
+  // many connections as there are free numbers below it: lower the cap to that,
+  // keeping one spare for shed_one's probe. max_connections() reports the result.
+  const int limit = impl->workers.front()->loop->backend().descriptor_limit;
+  impl->descriptor_limit = limit;
+  if (limit > 0) {
+    const std::size_t in_use = open_descriptors_below(limit) + 1;
+    const std::size_t room = static_cast<std::size_t>(limit) > in_use ? static_cast<std::size_t>(limit) - in_use : 0;
+    impl->options.max_connections = std::min(impl->options.max_connections, std::max<std::size_t>(room, 1));
+    impl->admission.lower_max_connections(impl->options.max_connections);
+  }
   std::unique_ptr<Server> server(new Server(std::move(impl)));
   server->local_address_ = *bound;
   const event::BackendInfo& backend = server->impl_->workers.front()->loop->backend();
@@ -377,7 +494,9 @@ Status Server::start() {
   return {};
 }
 
-void Server::shutdown(std::chrono::milliseconds deadline) {
+void Server::shutdown(std::chrono::milliseconds deadline) { shutdown(deadline, nullptr); }
+
+void Server::shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short) {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   if (!impl_->started) return;
@@ -396,6 +515,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
   // 2. Wait for them within the deadline.
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (impl_->admission.active() > 0 && std::chrono::steady_clock::now() < until) {
+    if (cut_short && cut_short()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // 3. Reset the rest, then stop the loops.
@@ -409,6 +529,8 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
     if (w->thread.joinable()) w->thread.join();
   }
 }
+
+std::size_t Server::max_connections() const noexcept { return impl_->options.max_connections; }
 
 ServerStats Server::stats() const {
   const Impl& i = *impl_;

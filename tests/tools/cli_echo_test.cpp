@@ -321,12 +321,10 @@ TEST_P(CliEchoBackend, PrintsTheFinalStatsOnSigintAndRemovesItsSocketFile) {
   ASSERT_TRUE(loop);
   std::string fallbacks;
   for (const std::string& f : (*loop)->backend().fallbacks) fallbacks += (fallbacks.empty() ? "" : "; ") + f;
-  const std::string after_messages =
-      fallbacks.empty() ? "sockit:   messages: 1 in, 1 out\n"
-                        : "sockit:   messages: 1 in, 1 out\nsockit:   backend fallbacks: " + fallbacks + "\n";
-  if (fallbacks.empty()) {
-    EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
-  }
+  // (engine internals: printed with -v only, which this run does not have).
+  (void)fallbacks;
+  const std::string after_messages = "sockit:   messages: 1 in, 1 out\n";
+  EXPECT_EQ(err.find("fallbacks"), std::string::npos) << err;
   const auto engine_line = err.find(after_messages + "sockit:   engine: ");
   ASSERT_NE(engine_line, std::string::npos) << err;
   unsigned long waits = 0, armed = 0, empty = 0, overflow = 0;

@@ -1,6 +1,8 @@
 // `sockit connect ADDR`: a client that relays stdin to the socket and the socket
 // to stdout (nc without the flags), for every transport sockit knows, or gives
 // the connection to a command (--exec).
+#include <fmt/core.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 #include "errors.hpp"
 #include "exec_session.hpp"
 #include "log.hpp"
+#include "option_checks.hpp"
 #include "pump.hpp"
 #include "relay_options.hpp"
 #include "signals.hpp"
@@ -25,6 +28,9 @@ struct ConnectArgs {
   double wait_seconds = 1;
   RelayArgs relay;
   ClientSourceArgs source;
+  CLI::Option* wait_option = nullptr;  // datagrams only: refused for connections
+  bool expect_replies = false;
+  CLI::Option* expect_replies_option = nullptr;  // datagrams only
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -36,6 +42,15 @@ int run_connect(const ConnectArgs& args) {
   if (!address) return kExitUsage;
   if (int status = check_relay_options(args.relay, "connect", args.address, false); status != kExitOk) {
     return status;
+  }
+  if (!address->is_datagram() && args.expect_replies_option->count() > 0) {
+    return usage_error("connect", args.address,
+                       "--expect-replies applies to datagrams (udp://, unix-dgram:), not to connections");
+  }
+  if (!address->is_datagram() && args.wait_option->count() > 0) {
+    return usage_error("connect", args.address,
+                       "--wait applies to datagrams (udp://, unix-dgram:), not to connections (a connection "
+                       "ends when the server closes it)");
   }
 
   auto connect_options = client_connect_options("connect", args.address, *address, args.source);
@@ -61,10 +76,22 @@ int run_connect(const ConnectArgs& args) {
   PumpOptions options;
   options.session = session_options(args.relay);
   options.session.datagram_wait = to_ms(args.wait_seconds);
+  DatagramCounts counts;
+  options.session.counts = &counts;
   auto end = pump(std::move(*channel), stdin_state, options);
   if (!end) {
     print_error("connect", args.address, end.error().detail, end.error().ec);
     return kExitFailure;
+  }
+  if (address->is_datagram() && *end == PumpEnd::finished) {
+    // Datagrams have no end of stream: a lost reply is only visible as a count.
+    note("{} datagram{} sent, {} received", counts.sent, counts.sent == 1 ? "" : "s", counts.received);
+    if (args.expect_replies && counts.received < counts.sent) {
+      fmt::print(stderr, "sockit: connect {}: {} of {} replies missing (none for --wait {} s)\n", args.address,
+                 counts.sent - counts.received, counts.sent, args.wait_seconds);
+      std::fflush(stderr);
+      return kExitFailure;
+    }
   }
   return finish_relay("connect", args.address, *end, options.session);
 }
@@ -76,10 +103,14 @@ Command add_connect_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("connect", "Connect to ADDR and relay stdin/stdout (like nc)");
   app->add_option("ADDR", args->address, "Address to connect to")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for the connection (default 10)")
-      ->check(CLI::Range(0.001, 86400.0));
-  app->add_option("--wait", args->wait_seconds,
+      ->transform(seconds_in(0.001, 86400));
+  args->wait_option = app->add_option("--wait", args->wait_seconds,
                   "Datagrams: seconds without a reply, after stdin ends, before exiting (default 1)")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->transform(seconds_in(0, 86400));
+  args->expect_replies_option =
+      app->add_flag("--expect-replies", args->expect_replies,
+                    "Datagrams: every datagram sent expects one back (an echo, a request/reply\n"
+                    "service); exit 1 if fewer came back before --wait ran out");
   add_relay_options(*app, args->relay);
   add_family_flags(*app, args->source);
   add_bind_option(*app, args->source);
@@ -87,7 +118,9 @@ Command add_connect_command(CLI::App& parent) {
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"
                           "side is shut down (the server sees end of stream) and replies are still printed\n"
                           "until the server closes; then the exit status is 0. For udp:// and unix-dgram:\n"
-                          "each read of stdin is sent as one datagram.\n"
+                          "each read of stdin is sent as one datagram, and replies are printed until none\n"
+                          "came for --wait seconds; datagrams can be lost without a word, so -v counts\n"
+                          "them (sent, received) and --expect-replies makes a missing reply exit 1.\n"
                           "--exec CMD runs /bin/sh -c CMD with the connection as its stdin and stdout\n"
                           "(the exit status is 0 if CMD exits 0); --hex traces the bytes on stderr;\n"
                           "--idle-timeout ends a silent connection (exit 1); --quit-after stops that\n"

@@ -3,7 +3,9 @@
 // seqpacket connections keep records whole in the Connection's record mode);
 // datagrams on net::DatagramEndpoint worker loops (echo_datagram.cpp).
 #include <fmt/core.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/select.h>
 
 #include <cmath>
 #include <cstdio>
@@ -12,21 +14,24 @@
 #include <vector>
 
 #include "address_arg.hpp"
+#include "bind_retry_option.hpp"
 #include "commands.hpp"
 #include "echo_datagram.hpp"
 #include "echo_server.hpp"
 #include "echo_stream.hpp"
 #include "errors.hpp"
 #include "log.hpp"
+#include "option_checks.hpp"
 #include "signals.hpp"
 #include "unix_file_options.hpp"
 
 namespace sockit::cli {
 namespace {
 
-// Connections still open at SIGINT get this long to take their last echo and
-// close; then they are reset. Long enough for any client that is reading.
-constexpr std::chrono::milliseconds kShutdownGrace{2000};
+// Connections still open at SIGINT get --drain seconds (default 2) to take their
+// last echo and close; then they are reset. Long enough for any client that is
+// reading; a second SIGINT/SIGTERM resets them at once.
+constexpr double kDefaultDrainSeconds = 2;
 
 struct EchoArgs {
   std::string address;
@@ -38,6 +43,7 @@ struct EchoArgs {
   double idle_timeout_s = 0;
   std::size_t max_frame = 0;
   double stats_interval_s = 0;
+  double drain_s = kDefaultDrainSeconds;
   // Options about connections: refused for datagram addresses rather than
   // silently ignored.
   std::vector<CLI::Option*> connection_only;
@@ -45,6 +51,7 @@ struct EchoArgs {
   CLI::Option* framing_option = nullptr;  // seqpacket: records are the framing
   UnixFileOptions unix_file;
   UnixFileOptionSet unix_file_options;
+  double bind_retry_s = kDefaultBindRetrySeconds;
 };
 
 std::string_view signal_name(int signal) {
@@ -67,17 +74,18 @@ std::string count(std::uint64_t n, std::string_view noun) {
 // the stream engine adds detail lines after it.
 void print_summary(int signal, const EchoStats& stats, bool datagram) {
   std::string counts = datagram ? count(stats.datagrams, "datagram") : count(stats.connections, "connection");
-  if (stats.refused > 0) counts += fmt::format(" ({} refused over --max-conns)", stats.refused);
+  if (stats.refused > 0) counts += fmt::format(" ({} refused)", stats.refused);
   fmt::print(stderr, "sockit: echo stopped by {}: {}, {} bytes in, {} bytes out\n", signal_name(signal),
              counts, stats.bytes_in, stats.bytes_out);
   std::fflush(stderr);
 }
 
 // The features the backend could not use (io_uring on an older kernel), each with
-// the kernel's reason: a benchmark run on a degraded backend must say so. Last, so
-// the lines before it read the same on every machine.
+// the kernel's reason: a benchmark run on a degraded backend must say so, with -v
+// (engine internals mean nothing to someone trying a client out). Last, so the
+// lines before it read the same on every machine.
 void print_backend_fallbacks(const std::vector<std::string>& fallbacks) {
-  if (fallbacks.empty()) return;
+  if (fallbacks.empty() || !verbose()) return;
   std::string joined;
   for (const std::string& fallback : fallbacks) joined += (joined.empty() ? "" : "; ") + fallback;
   fmt::print(stderr, "sockit:   backend fallbacks: {}\n", joined);
@@ -146,6 +154,7 @@ net::ServerOptions server_options(const EchoArgs& args) {
   options.max_connections_per_peer = args.max_connections_per_peer;
   options.idle_timeout = to_ms(args.idle_timeout_s);
   options.listen.unix_file = args.unix_file;
+  options.listen.bind_retry_for = bind_retry_duration(args.bind_retry_s);
   net::Framing& framing = options.connection.framing;
   if (args.framing == "length") framing = net::Framing::length_prefix();
   if (args.framing == "line") framing = net::Framing::line();
@@ -154,14 +163,45 @@ net::ServerOptions server_options(const EchoArgs& args) {
 }
 
 int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd) {
-  auto server = start_echo_server(address, server_options(args));
+  const net::ServerOptions options = server_options(args);
+  std::shared_ptr<EchoLimits> log_limits;
+  if (verbose()) {
+    log_limits = std::make_shared<EchoLimits>(EchoLimits{.max_connections = options.max_connections,
+                                                         .max_connections_per_peer = args.max_connections_per_peer,
+                                                         .idle_timeout_s = args.idle_timeout_s,
+                                                         .max_frame = options.connection.framing.max_frame});
+  }
+  auto server = start_echo_server(address, options, log_limits);
   if (!server) {
     print_error("echo", args.address, server.error());
     return kExitFailure;
   }
+  // select watches descriptors below FD_SETSIZE only: the server lowered the cap to
+  // what fits rather than accept connections it cannot serve. Lowered, not
+  // refused: how many descriptors are free below 1024 is a fact of the process at
+  // run time that nobody can be asked to compute, so a refusal would make every
+  // select run need a hand-tuned --max-conns. The excess is refused and counted.
+  if (const std::size_t cap = (*server)->max_connections(); cap < args.max_connections) {
+    fmt::print(stderr,
+               "sockit: echo {}: --backend {} watches descriptors below {} only: --max-conns lowered from {} "
+               "to {}\n",
+               args.address, (*server)->backend(), FD_SETSIZE, args.max_connections, cap);
+    std::fflush(stderr);
+  }
   announce_listening((*server)->local_address());
   auto stopped_by = wait_for_stop(**server, signal_fd, to_ms(args.stats_interval_s));
-  (*server)->shutdown(kShutdownGrace);
+  // A second stop signal during the drain ends it: whoever presses Ctrl-C twice
+  // wants out now, not after every slow client finished.
+  int second_signal = 0;
+  (*server)->shutdown(to_ms(args.drain_s), [&] {
+    pollfd ready{signal_fd, POLLIN, 0};
+    if (::poll(&ready, 1, 0) > 0) second_signal = take_signal(signal_fd);
+    return second_signal != 0;
+  });
+  if (second_signal != 0) {
+    print_note(fmt::format("second {}: open connections reset without waiting for --drain",
+                           signal_name(second_signal)));
+  }
   const net::ServerStats stats = (*server)->stats();
   const std::string backend = (*server)->backend();
   const std::vector<std::string> fallbacks = (*server)->backend_fallbacks();
@@ -173,7 +213,8 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
   }
   print_summary(*stopped_by,
                 EchoStats{.connections = stats.accepted,
-                          .refused = stats.refused_max_connections,
+                          .refused = stats.refused_max_connections + stats.refused_per_peer +
+                                     stats.refused_rate + stats.refused_policy + stats.shed_no_descriptors,
                           .bytes_in = stats.bytes_in,
                           .bytes_out = stats.bytes_out},
                 /*datagram=*/false);
@@ -188,7 +229,8 @@ int run_datagram_echo(const EchoArgs& args, const Address& address, int signal_f
       .backend = args.backend,
       .threads = args.threads,
       .max_datagram_size = args.max_frame > 0 ? args.max_frame : kDefaultMaxDatagram,
-      .unix_file = args.unix_file};
+      .unix_file = args.unix_file,
+      .bind_retry_for = bind_retry_duration(args.bind_retry_s)};
   auto echo = DatagramEcho::start(address, options);
   if (!echo) {
     print_error("echo", args.address, echo.error());
@@ -236,20 +278,21 @@ Command add_echo_command(CLI::App& parent) {
   args->connection_only.push_back(
       app->add_option("--max-conns", args->max_connections,
                       "Connections served at once; more are accepted and closed at once (default 1024)")
-          ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20)));
+          ->transform(whole_in(1, std::uint64_t{1} << 20, "a number of connections")));
   app->add_option("--backend", args->backend, "Event loop: select, poll, epoll, epoll-et, io_uring, auto")
       ->check(CLI::IsMember({"auto", "select", "poll", "epoll", "epoll-et", "io_uring"}));
   app->add_option("--threads", args->threads,
                   "Worker threads, each with its own event loop (default 1; udp://: one\n"
                   "SO_REUSEPORT socket each; unix-dgram: one thread only)")
-      ->check(CLI::Range(1u, 256u));
+      ->transform(whole_in(1, 256, "a number of threads"));
   args->framing_option =
       app->add_option("--framing", args->framing,
                       "raw (bytes as they come), length (4-byte big-endian prefix), line (up to '\\n')")
           ->check(CLI::IsMember({"raw", "length", "line"}));
   args->connection_only.push_back(
       app->add_option("--max-conns-per-peer", args->max_connections_per_peer,
-                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)"));
+                      "Connections per source IP (TCP) or uid (Unix); 0 = no limit (default)")
+          ->transform(whole_in(0, std::uint64_t{1} << 20, "a number of connections")));
   args->connection_only.push_back(
       app->add_option("--idle-timeout", args->idle_timeout_s,
                       "Reset a connection that makes no progress for SECONDS: progress is a whole\n"
@@ -257,26 +300,37 @@ Command add_echo_command(CLI::App& parent) {
                       "or echo bytes the client took, so a client trickling an unfinished frame is\n"
                       "reset, a slow reader of a long echo is not. The reset comes 1 to 1.125 x SECONDS\n"
                       "after the last progress (fractions allowed; 0 = never)")
-          ->check(CLI::Range(0.0, 86400.0 * 365)));
+          ->transform(seconds_in(0, 86400.0 * 365)));
+  args->connection_only.push_back(
+      app->add_option("--drain", args->drain_s,
+                      "At SIGINT/SIGTERM, SECONDS for open connections to take their last echo and\n"
+                      "close before they are reset (default 2; a second signal resets them at once)")
+          ->transform(seconds_in(0, 3600)));
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a line of stats on stderr every SECONDS (0 = off, default)")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->transform(seconds_in(0, 86400));
   args->max_frame_option =
       app->add_option("--max-frame", args->max_frame,
                       "Largest frame (length/line) or record (unix-seqpacket:), in bytes; a larger\n"
                       "one closes that connection (default 16 MiB for length and records, 64 KiB for line).\n"
                       "udp://, unix-dgram: the largest datagram echoed (default 64 KiB, at most 16 MiB);\n"
                       "a larger one is counted as truncated and not echoed")
-          ->check(CLI::Range(std::size_t{1}, std::size_t{0xffffffff}));
+          ->transform(whole_in(1, 0xffffffff, "a size in bytes"));
   args->unix_file_options = add_unix_file_options(*app, args->unix_file);
+  add_bind_retry_option(*app, args->bind_retry_s);
   add_verbose_flag(*app);
   app->footer(
       std::string("Sends back every byte (stream), record (unix-seqpacket:) or datagram (udp://,\n"
                   "unix-dgram:) it receives. Prints 'sockit: listening on ADDR' on stderr once\n"
                   "bound (with the real port for port 0). SIGINT/SIGTERM stop it cleanly: open\n"
-                  "connections get 2 s to take their echo, then it prints a summary on stderr\n"
-                  "(streams, seqpacket: one line, then the backend, refusals, closes, messages and\n"
-                  "any backend fallbacks), removes its Unix socket file and exits 0.\n"
+                  "connections get 2 s (--drain) to take their echo (a second signal ends that at\n"
+                  "once), then it prints a summary on stderr\n"
+                  "(streams, seqpacket: one line, then the backend, refusals, closes, messages and,\n"
+                  "with -v, any backend fallbacks), removes its Unix socket file and exits 0.\n"
+                  "With -v, streams and seqpacket print a line per connection: accepted (with the\n"
+                  "peer; Unix: its pid, uid, gid), refused over a limit, idle reset, frame too large,\n"
+                  "closed, with byte counts. --backend select watches descriptors below 1024 only:\n"
+                  "it lowers --max-conns to fit, with a warning, and refuses the excess.\n"
                   "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
                   "\n"
                   "Streams (tcp://, unix:, abstract) run on sockit's event loop and take every\n"

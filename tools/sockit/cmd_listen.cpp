@@ -2,6 +2,7 @@
 // with stdin/stdout (nc -l), or with --keep many at once (keep_server.hpp), or
 // gives each to a command (--exec). Datagram addresses print what arrives and
 // answer the last sender.
+#include <fmt/core.h>
 #include <poll.h>
 
 #include <cerrno>
@@ -108,8 +109,9 @@ int check_listen_options(const ListenArgs& args, const Address& address) {
   }
   if (address.is_datagram() && (args.keep || args.max_connections_option->count() > 0)) {
     return usage_error("listen", args.address,
-                       "--keep and --max-conns apply to connections (tcp://, unix:, unix-seqpacket:); a "
-                       "datagram listener already serves every sender until interrupted");
+                       fmt::format("{} applies to connections (tcp://, unix:, unix-seqpacket:), not to datagrams "
+                                   "(a datagram listener serves every sender until interrupted)",
+                                   args.keep ? "--keep" : "--max-conns"));
   }
   if (args.max_connections_option->count() > 0 && !args.keep) {
     return usage_error("listen", args.address, "--max-conns needs --keep (without it one client is served)");

@@ -31,7 +31,7 @@ inline constexpr const char* kAddressHelp =
     "Addresses:\n"
     "  tcp://HOST:PORT  tcp://[::1]:PORT  tcp://:PORT (no host = 127.0.0.1)\n"
     "  udp://HOST:PORT  udp://[::1]:PORT\n"
-    "  unix:PATH  unix:///abs/path  ipc:///abs/path   Unix stream socket\n"
+    "  unix:PATH  unix:///abs/path  ipc://PATH        Unix stream socket\n"
     "  unix:@NAME  unix-abstract:NAME                 abstract namespace (no file)\n"
     "  unix-seqpacket:PATH  unix-dgram:PATH           other Unix socket types\n"
     "Port 0 asks the kernel for a free port; the chosen one is printed on stderr.\n"

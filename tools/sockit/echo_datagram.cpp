@@ -53,30 +53,6 @@ net::DatagramEndpointOptions endpoint_options(std::size_t max_datagram) {
   return options;
 }
 
-// A UDP socket that shares its port with the other workers' (SO_REUSEPORT). The
-// option must be set before bind, and DatagramSocket::bind takes no options, so the
-// socket is opened, set and bound here; like DatagramSocket::bind, each endpoint
-// the address resolves to is tried in turn.
-Result<DatagramSocket> bind_shared_port(const Address& address) {
-  auto endpoints = address.resolve();
-  if (!endpoints) return fail(endpoints.error());
-  std::error_code last = make_error_code(errc::name_not_resolved);
-  for (const Endpoint& endpoint : *endpoints) {
-    auto socket = DatagramSocket::open(Transport::udp, endpoint.family());
-    if (!socket) {
-      last = socket.error();
-      continue;
-    }
-    if (auto s = socket->set_reuse_port(true); !s) return fail(s.error());
-    if (::bind(socket->native_handle(), endpoint.get(), endpoint.length) != 0) {
-      last = last_errno();
-      continue;
-    }
-    return socket;
-  }
-  return fail(last);
-}
-
 }  // namespace
 
 struct DatagramEcho::Worker {
@@ -104,8 +80,9 @@ Result<std::unique_ptr<DatagramEcho>> DatagramEcho::start(const Address& address
                                                           const DatagramEchoOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   const unsigned n = std::max(1u, options.threads);
-  // One thread needs no shared port: a second echo on the same port is then refused
-  // (address in use) instead of silently splitting the traffic with this one.
+  // One thread needs no shared port; several share it among themselves only (see
+  // add_worker): a second echo on the same port is refused (address in use)
+  // instead of silently splitting the traffic with this one.
   const bool share_port = n > 1;
   if (share_port && address.transport() != Transport::udp) return fail(errc::invalid_argument);
 
@@ -134,8 +111,20 @@ Status DatagramEcho::add_worker(const Address& bind_address, bool share_port,
   auto loop = event::EventLoop::create({.backend = options.backend});
   if (!loop) return fail(loop.error());
   w->loop = std::move(*loop);
-  auto socket = share_port ? bind_shared_port(bind_address) : DatagramSocket::bind(bind_address, {.unix_file = options.unix_file});
+  // The first socket binds without SO_REUSEPORT, so a port already in use (by
+  // another echo with any number of threads, or anything else) is refused with
+  // EADDRINUSE as with one thread; only then does it open the port to the other
+  // workers, which set SO_REUSEPORT before their bind (the kernel checks the flag
+  // on the sockets already bound). A second echo thus never silently shares the
+  // port (net::Server does the same for TCP: docs/ARCHITECTURE.md).
+  const bool first = workers_.empty();
+  auto socket = DatagramSocket::bind(bind_address, {.unix_file = options.unix_file,
+                                                    .reuse_port = share_port && !first,
+                                                    .bind_retry_for = options.bind_retry_for});
   if (!socket) return fail(socket.error());
+  if (share_port && first) {
+    if (auto s = socket->set_reuse_port(true); !s) return fail(s.error());
+  }
   const std::size_t max_size = options.max_datagram_size;
   auto endpoint = net::DatagramEndpoint::create(*w->loop, std::move(*socket), endpoint_options(max_size));
   if (!endpoint) return fail(endpoint.error());

@@ -48,6 +48,7 @@ struct DatagramEchoOptions {
   unsigned threads = 1;  // > 1 for UDP only
   std::size_t max_datagram_size = kDefaultMaxDatagram;
   UnixFileOptions unix_file{};  // a unix-dgram: path's socket file
+  std::chrono::milliseconds bind_retry_for{0};  // --bind-retry (see bind_retry_option.hpp)
 };
 
 struct DatagramEchoStats {

@@ -12,7 +12,7 @@ namespace sockit::cli {
 
 struct EchoStats {
   std::uint64_t connections = 0;  // accepted and served
-  std::uint64_t refused = 0;      // accepted and closed at once: over --max-conns
+  std::uint64_t refused = 0;      // accepted and closed at once: over any limit, or shed
   std::uint64_t datagrams = 0;    // datagram servers: received whole
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;

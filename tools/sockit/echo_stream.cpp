@@ -28,9 +28,80 @@ std::string plural(std::uint64_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 
+// "2 s", "0.5 s": seconds as the user wrote them, without trailing zeros.
+std::string seconds_text(double seconds) { return fmt::format("{:g} s", seconds); }
+
+std::string traffic(const net::ServerEvent& e) {
+  return fmt::format("{} bytes in, {} bytes out", e.bytes_in, e.bytes_out);
+}
+
+std::string close_text(const net::ServerEvent& e, const EchoLimits& limits) {
+  using Close = net::ServerEvent::Close;
+  switch (e.close) {
+    case Close::by_peer:
+      return fmt::format("closed by peer, {}", traffic(e));
+    case Close::idle_timeout:
+      return fmt::format("reset after {} without progress (--idle-timeout), {}",
+                         seconds_text(limits.idle_timeout_s), traffic(e));
+    case Close::protocol_error:
+      return limits.max_frame > 0
+                 ? fmt::format("closed: frame too large (over --max-frame {}), {}", limits.max_frame, traffic(e))
+                 : fmt::format("closed: frame too large, {}", traffic(e));
+    case Close::error:
+      return fmt::format("closed on error: {}, {}", describe(e.error), traffic(e));
+    case Close::shutdown:
+      return fmt::format("closed at shutdown, {}", traffic(e));
+  }
+  return "closed";
+}
+
 }  // namespace
 
-Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address, net::ServerOptions options) {
+std::string describe_peer(const net::ServerEvent& event) {
+  std::string cred;
+  if (event.credentials) {
+    cred = fmt::format("pid {} uid {} gid {}", event.credentials->pid, event.credentials->uid,
+                       event.credentials->gid);
+  }
+  if (event.peer.is_unnamed()) return cred.empty() ? std::string("an unknown peer") : cred;
+  if (cred.empty()) return event.peer.to_string();
+  return fmt::format("{} ({})", event.peer.to_string(), cred);
+}
+
+std::function<void(const net::ServerEvent&)> connection_logger(std::shared_ptr<const EchoLimits> shared) {
+  return [shared = std::move(shared)](const net::ServerEvent& e) {
+    const EchoLimits& limits = *shared;
+    using Kind = net::ServerEvent::Kind;
+    const std::string peer = describe_peer(e);
+    switch (e.kind) {
+      case Kind::accepted:
+        note("connection {} from {}: accepted", e.id, peer);
+        return;
+      case Kind::refused_max_connections:
+        note("connection from {}: refused, over --max-conns {}", peer, limits.max_connections);
+        return;
+      case Kind::refused_per_peer:
+        note("connection from {}: refused, over --max-conns-per-peer {}", peer, limits.max_connections_per_peer);
+        return;
+      case Kind::refused_rate:
+        note("connection from {}: refused, over the accept rate", peer);
+        return;
+      case Kind::refused_policy:
+        note("connection from {}: refused by the peer policy", peer);
+        return;
+      case Kind::shed:
+        note("connection from {}: closed at once, out of file descriptors", peer);
+        return;
+      case Kind::closed:
+        note("connection {} from {}: {}", e.id, peer, close_text(e, limits));
+        return;
+    }
+  };
+}
+
+Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address, net::ServerOptions options,
+                                                       std::shared_ptr<EchoLimits> log_limits) {
+  if (log_limits) options.on_event = connection_logger(log_limits);
   options.connection.high_water_mark = kEchoHighWaterBytes;
   options.connection.low_water_mark = kEchoHighWaterBytes / 4;
   // One whole frame may be queued on top of a full high-water mark: never refuse
@@ -44,6 +115,7 @@ Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address, n
   auto server = net::Server::create(address, std::move(options),
                                     [](net::Connection& connection) { connection.on_message(echo_back); });
   if (!server) return fail(server.error());
+  if (log_limits) log_limits->max_connections = (*server)->max_connections();  // before the workers run
   if (auto started = (*server)->start(); !started) return fail(started.error());
   return server;
 }

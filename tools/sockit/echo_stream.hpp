@@ -16,6 +16,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string>
 #include <memory>
 
 #include "sockit/net/server.hpp"
@@ -26,9 +28,28 @@ namespace sockit::cli {
 // waits (the old engine's bound, kept: --help promises it).
 inline constexpr std::size_t kEchoHighWaterBytes = 1u << 20;
 
-// Creates and starts the server; the echo handler is installed here.
-[[nodiscard]] Result<std::unique_ptr<net::Server>> start_echo_server(const Address& address,
-                                                                     net::ServerOptions options);
+// The limits the -v connection lines name ("refused, over --max-conns 10").
+struct EchoLimits {
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_peer = 0;
+  double idle_timeout_s = 0;
+  std::size_t max_frame = 0;
+};
+
+// The per-connection lines of `sockit echo -v` (ServerOptions::on_event): accepted
+// from PEER (Unix: the peer's pid/uid/gid), refused over a limit, shed, and closed
+// (by the peer, idle reset, frame too large, error, shutdown) with byte counts.
+// Called from worker threads: each line is one write.
+[[nodiscard]] std::function<void(const net::ServerEvent&)> connection_logger(std::shared_ptr<const EchoLimits> limits);
+// "tcp://127.0.0.1:41234", "pid 123 uid 1000 gid 1000" (an unnamed Unix client),
+// "unix:/tmp/c.sock (pid 123 uid 1000 gid 1000)": who a ServerEvent is about.
+[[nodiscard]] std::string describe_peer(const net::ServerEvent& event);
+
+// Creates and starts the server; the echo handler is installed here. With
+// `log_limits` (for -v) the connection lines are logged, and its max_connections
+// is set to the cap in force (Server::max_connections) before any worker runs.
+[[nodiscard]] Result<std::unique_ptr<net::Server>> start_echo_server(
+    const Address& address, net::ServerOptions options, std::shared_ptr<EchoLimits> log_limits = nullptr);
 
 // Waits for a stop signal on `signal_fd` (borrowed) and returns its number. With a
 // non-zero `stats_interval`, prints one stats line on stderr every interval.

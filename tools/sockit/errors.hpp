@@ -21,6 +21,13 @@ inline constexpr int kExitUsage = 2;    // bad options or an address that does n
 // tail of our line.
 [[nodiscard]] std::string describe(const std::error_code& ec);
 
+// The hint print_error adds in parentheses, or empty: only where the cause is
+// common and the next step obvious (a wrong guess misleads more than none).
+// EACCES on an IP port below ip_unprivileged_port_start says the port needs root
+// or CAP_NET_BIND_SERVICE; on a Unix path, to check the path's permissions.
+[[nodiscard]] std::string hint_for(std::string_view operation, std::string_view address,
+                                   const std::error_code& ec);
+
 // `operation` is the verb ("connect", "listen", ...), `address` the address as the user
 // wrote it. Adds a hint where one is known (ECONNREFUSED/ENOENT on connect).
 void print_error(std::string_view operation, std::string_view address, const std::error_code& ec);
@@ -29,8 +36,8 @@ void print_error(std::string_view operation, std::string_view address, const std
 void print_error(std::string_view operation, std::string_view address, std::string_view detail,
                  const std::error_code& ec);
 
-// A usage error found after parsing (an option that does not fit the address):
-// prints "sockit: OPERATION ADDRESS: WHY" and returns kExitUsage.
+// A usage error found after parsing (options that do not fit the address):
+// "sockit: OPERATION ADDRESS: WHY" on stderr; returns kExitUsage.
 int usage_error(std::string_view operation, std::string_view address, std::string_view why);
 
 }  // namespace sockit::cli

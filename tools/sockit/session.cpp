@@ -71,6 +71,7 @@ Step Session::push(std::span<const std::byte> chunk) {
   hex_.sent(chunk);
   touch();
   to_peer_.push(chunk);
+  if (options_.counts != nullptr && channel_.is_datagram()) ++options_.counts->sent;
   return on_socket(POLLOUT);
 }
 
@@ -107,6 +108,7 @@ Step Session::receive() {
   const auto data = std::span(from_peer_).first(*n);
   hex_.received(data);
   touch();
+  if (options_.counts != nullptr && channel_.is_datagram()) ++options_.counts->received;
   if (datagram_wait_) datagram_wait_ = Deadline::after(options_.datagram_wait);
   if (auto w = write_all(kStdout, data); !w) {
     if (w.error() == std::errc::broken_pipe) return PumpEnd::stdout_closed;

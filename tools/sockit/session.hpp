@@ -26,6 +26,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
@@ -44,8 +45,16 @@ struct StdinState {
   bool open = true;
 };
 
+// Datagram channels: what went each way (a reply that never came is otherwise
+// invisible: datagrams have no end of stream).
+struct DatagramCounts {
+  std::uint64_t sent = 0;      // datagrams handed to the socket (one per stdin read)
+  std::uint64_t received = 0;  // datagrams received (replies)
+};
+
 struct SessionOptions {
   std::chrono::milliseconds datagram_wait{1000};
+  DatagramCounts* counts = nullptr;  // borrowed; filled in for datagram channels
   std::optional<std::chrono::milliseconds> idle_timeout;  // --idle-timeout
   std::optional<std::chrono::milliseconds> quit_after;    // --quit-after
   bool hex = false;                                       // --hex

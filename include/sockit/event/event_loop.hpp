@@ -90,6 +90,9 @@ struct BackendInfo {
   // Sends of at least this many bytes go out zero-copy when lent (IoHandle::send
   // with an owner); 0: this backend never sends zero-copy.
   std::size_t zero_copy_threshold = 0;
+  // Descriptors numbered at or above this cannot be watched (select: FD_SETSIZE,
+  // 1024; watch() fails with errc::select_fd_limit); 0: no limit.
+  int descriptor_limit = 0;
 };
 
 struct LoopStats {

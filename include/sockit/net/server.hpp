@@ -8,6 +8,10 @@
 // Workers: each worker is a thread with its own EventLoop. For TCP every worker has
 // its own SO_REUSEPORT listener on the same port (the kernel spreads connections);
 // for Unix sockets worker 0 accepts and hands connections out round-robin with post().
+// The first TCP listener binds without SO_REUSEPORT (it is set once it listens), so
+// a port something else already listens on is errc address_in_use for any number
+// of threads, and a second server never silently shares the port (ListenOptions::
+// reuse_port = true asks for sharing on purpose and skips that check).
 //
 // Limits (all counted in ServerStats, all optional):
 //  - max_connections: over the cap a new connection is accepted and closed at once,
@@ -38,15 +42,50 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sockit/address.hpp"
+#include "sockit/ancillary.hpp"
 #include "sockit/listener.hpp"
 #include "sockit/net/connection.hpp"
 
 namespace sockit::net {
+
+// One thing that happened to one connection, for ServerOptions::on_event (a log
+// of accepts, refusals and closes: `sockit echo -v`).
+struct ServerEvent {
+  enum class Kind : std::uint8_t {
+    accepted,                 // admitted; the handler runs next
+    refused_max_connections,  // accepted and closed at once: over max_connections
+    refused_per_peer,         // ... over max_connections_per_peer
+    refused_rate,             // ... over accept_rate
+    refused_policy,           // ... a Unix peer outside allowed_uids/allowed_gids
+    shed,                     // ... out of descriptors (EMFILE/ENFILE)
+    closed,                   // an admitted connection ended: `close` says how
+  };
+  // How an admitted connection ended; the same split as ServerStats::closed_by_*.
+  enum class Close : std::uint8_t { by_peer, idle_timeout, protocol_error, error, shutdown };
+
+  Kind kind = Kind::accepted;
+  // Numbers the admitted connections 1, 2, ... (accepted and closed share it);
+  // 0 for a connection that was never admitted.
+  std::uint64_t id = 0;
+  // TCP: the client's address. Unix: the client's bound name, usually unnamed
+  // (a Unix client rarely binds).
+  Address peer;
+  // Unix sockets: the peer's pid/uid/gid when it connected (SO_PEERCRED).
+  std::optional<Credentials> credentials;
+  // `closed` only: how, the error behind it (empty for a clean close by the peer
+  // or at shutdown; errc::frame_too_large for protocol_error), and the
+  // connection's traffic.
+  Close close = Close::by_peer;
+  std::error_code error;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
 
 struct ServerOptions {
   ListenOptions listen;
@@ -78,6 +117,11 @@ struct ServerOptions {
   // Where the server reports rare events (descriptor exhaustion); called from
   // worker threads. Empty: silent. The library never prints by itself.
   std::function<void(std::string_view)> log;
+  // Called for every connection accepted, refused, shed or closed (ServerEvent),
+  // from the worker thread that handled it; a connection's `closed` comes after
+  // its `accepted`. Empty: no per-connection work at all. When set, each
+  // connection costs a getpeername (and SO_PEERCRED on Unix) at accept.
+  std::function<void(const ServerEvent&)> on_event;
 };
 
 struct ServerStats {
@@ -124,8 +168,17 @@ class Server {
   // Stops accepting, lets connections finish their queued output and close within
   // `deadline`, then resets whatever is left, and joins the workers.
   void shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5));
+  // The same, and the wait for connections to finish also ends, at once, when
+  // `cut_short` returns true (asked every few milliseconds on the calling thread:
+  // a second Ctrl-C, say).
+  void shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short);
 
   [[nodiscard]] ServerStats stats() const;
+  // The connection cap in force: ServerOptions::max_connections, lowered by
+  // create() on a backend that cannot watch descriptors past a number (select:
+  // FD_SETSIZE) to the free descriptor numbers below it. A connection whose
+  // descriptor still lands past it is refused and counted as refused_max_connections.
+  [[nodiscard]] std::size_t max_connections() const noexcept;
   [[nodiscard]] const Address& local_address() const noexcept { return local_address_; }
   [[nodiscard]] const std::string& backend() const noexcept { return backend_name_; }
   // The backend's "feature: reason" for each feature it could not use (the same on

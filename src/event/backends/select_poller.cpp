@@ -30,6 +30,7 @@ class SelectPoller final : public Poller {
     FD_ZERO(&writable_);
   }
   const char* name() const override { return "select"; }
+  int descriptor_limit() const override { return FD_SETSIZE; }
 
   Status add(int fd, std::uint32_t interest, std::uint64_t token) override {
     return modify(fd, interest, token);
