@@ -731,3 +731,24 @@ INSTANTIATE_TEST_SUITE_P(Backends, CliEchoDatagram, ::testing::ValuesIn(backends
 
 }  // namespace
 }  // namespace sockit::test::cli
+
+namespace sockit::test::cli {
+namespace {
+
+// A wildcard bind exposes the port to other hosts: said aloud, once, after the
+// listening line; loopback (and a missing host, which means loopback) is quiet.
+TEST(CliEcho, AWildcardBindIsWarnedAboutAndLoopbackIsNot) {
+  EchoServer wildcard("tcp://0.0.0.0:0");
+  ASSERT_FALSE(wildcard.address.empty()) << wildcard.child.err();
+  EXPECT_EQ(wildcard.stop().code, 0);
+  EXPECT_NE(wildcard.child.err().find("sockit: warning: 0.0.0.0 is every network interface"), std::string::npos)
+      << wildcard.child.err();
+
+  EchoServer loopback("tcp://:0");
+  ASSERT_FALSE(loopback.address.empty()) << loopback.child.err();
+  EXPECT_EQ(loopback.stop().code, 0);
+  EXPECT_EQ(loopback.child.err().find("warning"), std::string::npos) << loopback.child.err();
+}
+
+}  // namespace
+}  // namespace sockit::test::cli
