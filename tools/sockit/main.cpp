@@ -1,32 +1,16 @@
-// The sockit command line: `sockit connect|listen|echo ADDR`.
-//
-// Parsing (CLI11, which reports through exceptions) stays in this file; the
-// commands themselves report errors as values and return an exit status.
+// The sockit command line: `sockit COMMAND ...` (cli_app.hpp parses; the commands
+// themselves report errors as values and return an exit status).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-#include <fmt/core.h>
-#include <algorithm>
 #include <cstdio>
-#include <optional>
-#include <string>
-#include <vector>
+#include <exception>
 
-#include "address_arg.hpp"
-#include "commands.hpp"
+#include "cli_app.hpp"
 #include "errors.hpp"
-#include "log.hpp"
-#include "option_checks.hpp"
 
 namespace sockit::cli {
-
-void add_verbose_flag(CLI::App& command) {
-  command.add_flag_callback(
-      "-v,--verbose", [] { set_verbose(true); }, "Diagnostics on stderr (connections, closes, dropped data)");
-}
-
 namespace {
 
 // A parent that closed stdin/stdout/stderr would otherwise hand those numbers to
@@ -43,80 +27,6 @@ void ensure_standard_descriptors() {
   }
 }
 
-}  // namespace
-}  // namespace sockit::cli
-
-namespace sockit::cli {
-namespace {
-
-// The names of the commands, in the order --help lists them.
-std::vector<std::string> command_names(const CLI::App& app) {
-  std::vector<std::string> names;
-  for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
-  return names;
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
-// One line on stderr, exit status 2: "sockit: WHY; see 'sockit [CMD] --help'".
-int usage_error(std::string_view why, std::string_view command = {}) {
-  const std::string help = command.empty() ? "sockit --help" : fmt::format("sockit {} --help", command);
-  fmt::print(stderr, "sockit: {}; see '{}'\n", why, help);
-  std::fflush(stderr);
-  return kExitUsage;
-}
-
-// The command a parse error is about: the first argument that names one.
-std::string command_in(const CLI::App& app, int argc, char** argv) {
-  const std::vector<std::string> names = command_names(app);
-  for (int i = 1; i < argc; ++i) {
-    if (std::find(names.begin(), names.end(), argv[i]) != names.end()) return argv[i];
-  }
-  return {};
-}
-
-// `sockit connect 127.0.0.1 8080` (nc's HOST PORT): CLI11 took the host as ADDR
-// and found the port left over. The address meant, or empty.
-std::string nc_habit(const CLI::ParseError& e, int argc, char** argv) {
-  if (dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr) return {};
-  for (int i = 2; i + 1 < argc; ++i) {
-    const std::string_view host = argv[i];
-    if (host.starts_with('-') || Address::parse(host)) continue;
-    if (auto hint = nc_habit_hint(host, argv[i + 1]); !hint.empty()) return hint;
-  }
-  return {};
-}
-
-// What CLI11 does not decide the way a person expects: no command, an unknown
-// one, `sockit help [CMD]`. Returns an exit status, or nullopt to go on parsing.
-std::optional<int> handle_top_level(CLI::App& app, int argc, char** argv) {
-  const std::vector<std::string> names = command_names(app);
-  const std::string commands = joined(names);
-  if (argc < 2) return usage_error(fmt::format("a command is required: {}", commands));
-  const std::string_view first = argv[1];
-  if (first == "help") {
-    if (argc == 2) {
-      std::fputs(app.help().c_str(), stdout);
-      return kExitOk;
-    }
-    const std::string_view topic = argv[2];
-    if (std::find(names.begin(), names.end(), topic) == names.end()) {
-      return usage_error(fmt::format("unknown command '{}'; the commands are {}", topic, commands));
-    }
-    if (argc > 3) return usage_error(fmt::format("help takes one command, not '{}'", argv[3]));
-    std::fputs(app.get_subcommand(std::string(topic))->help("sockit").c_str(), stdout);
-    return kExitOk;
-  }
-  if (!first.empty() && first[0] != '-' && std::find(names.begin(), names.end(), first) == names.end()) {
-    return usage_error(fmt::format("unknown command '{}'; the commands are {}", first, commands));
-  }
-  return std::nullopt;
-}
-
 int run_cli(int argc, char** argv) {
   ensure_standard_descriptors();
   // The library sends with MSG_NOSIGNAL, but our writes to stdout are plain write(2):
@@ -124,41 +34,10 @@ int run_cli(int argc, char** argv) {
   // SIGPIPE. Process-wide state is the program's to set, never the library's.
   ::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app("sockit: connect to, listen on and echo over Unix, TCP and UDP sockets", "sockit");
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("sockit ") + SOCKIT_VERSION, "Print the version and exit");
-  app.footer(std::string("Run 'sockit COMMAND --help' (or 'sockit help COMMAND') for a command's options and\n"
-                         "examples.\n\n") +
-             kAddressHelp);
-  std::vector<Command> commands = {add_connect_command(app), add_listen_command(app), add_echo_command(app),
-                                   add_relay_command(app),   add_probe_command(app),   add_send_fd_command(app),
-                                   add_recv_fd_command(app)};
-
-  if (auto status = handle_top_level(app, argc, argv)) return *status;
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    const std::string command = command_in(app, argc, argv);
-    if (auto hint = nc_habit(e, argc, argv); !hint.empty()) {
-      fmt::print(stderr, "sockit: {} takes one address; did you mean {}?\n", command, hint);
-      std::fflush(stderr);
-      return kExitUsage;
-    }
-    if (command.empty() && std::string_view(e.what()) == "A subcommand is required") {
-      return usage_error(fmt::format("a command is required: {}", joined(command_names(app))));
-    }
-    return usage_error(house_style(e.what()), command);
-  }
-  for (const Command& command : commands) {
-    if (command.app->parsed()) return command.run();
-  }
-  return kExitUsage;  // unreachable: require_subcommand(1)
+  CliApp cli;
+  if (auto status = parse_command_line(cli, argc, argv)) return *status;
+  const Command* command = chosen_command(cli);
+  return command != nullptr ? command->run() : kExitUsage;  // nullptr: unreachable, one command is required
 }
 
 }  // namespace
