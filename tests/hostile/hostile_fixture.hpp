@@ -47,8 +47,9 @@ class Hostile : public ::testing::TestWithParam<std::string> {
   }
 
   // The case's figures, checked and reported: `load` applied since `started`, RSS
-  // growth bound in KiB, peak descriptors allowed above the baseline.
-  void conclude(std::string load, std::int64_t rss_bound_kib, int fd_bound,
+  // growth bound in KiB, peak descriptors allowed above the baseline. Returns the
+  // well-behaved client's tally (it has stopped).
+  WellBehavedResult conclude(std::string load, std::int64_t rss_bound_kib, int fd_bound,
                 std::chrono::steady_clock::time_point started, const Measurement& measured,
                 WellBehavedClient& client) {
     CaseFigures figures;
@@ -64,6 +65,7 @@ class Hostile : public ::testing::TestWithParam<std::string> {
     figures.name = figures.name.substr(0, figures.name.find('/'));
     report_case(figures);
     EXPECT_TRUE(bounds_held(figures));
+    return figures.client;
   }
 };
 
