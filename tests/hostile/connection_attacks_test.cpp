@@ -178,20 +178,29 @@ TEST_P(Hostile, AConnectionFloodToTenTimesTheCapIsRefusedFastWithDescriptorsBoun
   EXPECT_TRUE(echo(*newcomer)) << "room again after one left";
   newcomer->close();
   held.clear();
-  // The held peers' 48 and the refused ones' (one at a time) above the baseline.
-  conclude("49 held + 500 flood peers, max_connections 50 (TCP)", 32 << 10, 48 + 8, started, measured, good);
+  // Above the baseline: the 48 other held peers, and the refused ones between their
+  // accept and their close. The readiness backends accept one at a time and close a
+  // refused connection at once (measured: +49). io_uring's multishot accept lets the
+  // kernel accept the whole backlog before the loop sees the completions, so refused
+  // connections are briefly held up to the listen backlog (511; measured here up to
+  // +245 with 500 flood peers): its bound is the cap plus the backlog.
+  const int accept_batch = GetParam() == "io_uring" ? net::ServerOptions{}.listen.backlog : 0;
+  conclude("49 held + 500 flood peers, max_connections 50 (TCP)", 32 << 10, 48 + 8 + accept_batch, started,
+           measured, good);
   EXPECT_EQ(server->stop(), 0);
 }
 
 // The server must not leak a descriptor or memory under connect/close churn at
 // full speed: two threads connect and close for 2 s (the 30 s, scaled for
-// CI), half gracefully and half with a reset (SO_LINGER 0, also sparing the
-// client's TIME_WAIT ports), while the well-behaved client is served. Afterwards
+// CI; at most 5,000 each), while the well-behaved client is served. Every close is
+// a reset (SO_LINGER 0): graceful closes at this rate leave ~10,000 client ports a
+// second in TIME_WAIT, and runs in a row then exhaust the ephemeral ports (connects
+// fail, seen here), which would test the machine, not the server. Afterwards
 // the server's descriptors return to their baseline. While it runs the server
 // holds the connections it accepted and has not yet seen close: measured here up
 // to ~1,000 at once on io_uring (its multishot accept outruns the closes), ~250 on
-// the readiness backends; the bound, 2,048, is a sixth of the ~12,000 connections
-// churned, so a server that leaked even one in six would still fail it.
+// the readiness backends; the bound, 2,048, is a fifth of the up to 10,000
+// connections churned, so a server that leaked even one in five would fail it.
 TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsServed) {
   ServerOptions options;
   options.connection.framing = Framing::length_prefix();
@@ -203,18 +212,18 @@ TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsS
   const auto started = Clock::now();
 
   constexpr auto kChurn = 2s;
-  constexpr int kMaxPerThread = 20000;
+  constexpr int kMaxPerThread = 5000;
   std::atomic<int> churned{0}, failed{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&, t] {
+    threads.emplace_back([&] {
       for (int i = 0; i < kMaxPerThread && Clock::now() - started < kChurn; ++i) {
         auto c = connect(server->address(), 5s);
         if (!c) {
           ++failed;
           continue;
         }
-        if ((i + t) % 2 == 0) (void)c->set_linger(std::chrono::seconds(0));
+        if (!c->set_linger(std::chrono::seconds(0))) ++failed;
         c->close();
         ++churned;
       }
@@ -231,7 +240,7 @@ TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsS
   EXPECT_EQ(stats->shed_no_descriptors, 0u);
   const int baseline = measured.held().baseline_fds;
   EXPECT_TRUE(fd_count_falls_to(server->pid(), baseline)) << "descriptors back to the baseline";
-  conclude(std::to_string(churned.load()) + " connect/close in 2 s, 2 threads, half reset (TCP)", 32 << 10, 2048,
+  conclude(std::to_string(churned.load()) + " connect/reset in 2 s, 2 threads (TCP)", 32 << 10, 2048,
            started, measured, good);
   EXPECT_EQ(server->stop(), 0);
 }
