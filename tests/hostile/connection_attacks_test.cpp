@@ -7,7 +7,10 @@
 
 #include <array>
 #include <atomic>
+#include <fstream>
 #include <optional>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -190,6 +193,22 @@ TEST_P(Hostile, AConnectionFloodToTenTimesTheCapIsRefusedFastWithDescriptorsBoun
   EXPECT_EQ(server->stop(), 0);
 }
 
+// TcpExt ListenDrops from /proc/net/netstat: connections the host's listeners lost
+// before accept (the accept queue was full, or the half-open connection was reset).
+std::uint64_t listen_drops() {
+  std::ifstream netstat("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(netstat, names) && std::getline(netstat, values)) {
+    if (!names.starts_with("TcpExt:")) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value) {
+      if (name == "ListenDrops") return std::stoull(value);
+    }
+  }
+  return 0;
+}
+
 // The server must not leak a descriptor or memory under connect/close churn at
 // full speed: two threads connect and close for 2 s (the 30 s, scaled for
 // CI; at most 5,000 each), while the well-behaved client is served. Every close is
@@ -201,6 +220,13 @@ TEST_P(Hostile, AConnectionFloodToTenTimesTheCapIsRefusedFastWithDescriptorsBoun
 // to ~1,000 at once on io_uring (its multishot accept outruns the closes), ~250 on
 // the readiness backends; the bound, 2,048, is a fifth of the up to 10,000
 // connections churned, so a server that leaked even one in five would fail it.
+// Reset connections wait in the accept queue until the server takes them, so a
+// server slower than the churn (select and poll with hundreds of descriptors, under
+// sanitizers, beside other suites) fills a 511 backlog and the kernel drops SYNs:
+// the client retries after 1, 2, 4 s. That is the kernel's backpressure, not a
+// server fault, so a connect may take as long as three SYN retransmits (20 s);
+// every connect must still succeed. (The default backlog stays: it is also what
+// bounds how many connections io_uring's multishot accept can take at once.)
 TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsServed) {
   ServerOptions options;
   options.connection.framing = Framing::length_prefix();
@@ -211,6 +237,7 @@ TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsS
   const Measurement measured(server->pid());
   const auto started = Clock::now();
 
+  const std::uint64_t drops_before = listen_drops();
   constexpr auto kChurn = 2s;
   constexpr int kMaxPerThread = 5000;
   std::atomic<int> churned{0}, failed{0};
@@ -218,7 +245,7 @@ TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsS
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kMaxPerThread && Clock::now() - started < kChurn; ++i) {
-        auto c = connect(server->address(), 5s);
+        auto c = connect(server->address(), 20s);
         if (!c) {
           ++failed;
           continue;
@@ -231,11 +258,20 @@ TEST_P(Hostile, ConnectCloseChurnAtFullSpeedLeaksNoDescriptorAndTheGoodClientIsS
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failed.load(), 0) << "connects that failed";
+  // A connection the client saw complete can still never reach accept(): when the
+  // accept queue is full the kernel ignores the handshake's last ACK, and the
+  // client's reset then ends the half-open connection (counted in TcpExt
+  // ListenDrops). Every one the kernel did queue must be accepted. The counter is
+  // the host's, so other tests' drops only widen the allowance; a server that
+  // stopped accepting would still fail by thousands.
+  const auto dropped_by_kernel = [&] { return listen_drops() - drops_before; };
   const auto stats = server->stats_when([&](const ServerStats& s) {
-    return s.accepted >= std::uint64_t(churned.load()) + 1 && s.active == 1;
+    return s.accepted + dropped_by_kernel() >= std::uint64_t(churned.load()) + 1 && s.active == 1;
   });
   ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->accepted, std::uint64_t(churned.load()) + 1) << "every churned connection was accepted";
+  EXPECT_LE(stats->accepted, std::uint64_t(churned.load()) + 1);
+  EXPECT_GE(stats->accepted + dropped_by_kernel(), std::uint64_t(churned.load()) + 1)
+      << "every connection the kernel queued was accepted";
   EXPECT_EQ(stats->active, 1u) << "and closed: only the good client is left";
   EXPECT_EQ(stats->shed_no_descriptors, 0u);
   const int baseline = measured.held().baseline_fds;
