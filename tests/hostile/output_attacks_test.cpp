@@ -25,12 +25,17 @@ using net::Framing;
 using net::ServerOptions;
 using net::ServerStats;
 
-// Small frames are echoed; a one-byte request asks for a 256 KiB reply (its byte
-// repeated), so a client that asks and never reads makes the server write.
+// Frames are echoed, except a request of exactly kLargeRequest bytes, which asks
+// for a 256 KiB reply (its first byte repeated), so a client that asks and never
+// reads makes the server write. The request is longer than any message of the
+// well-behaved client (at most 2,048 bytes), so its echoes are never mistaken for
+// one (a one-byte request once was: the good client's 4,302nd message, 1 byte long,
+// got the large reply).
 constexpr std::size_t kReply = 256 * 1024;
+constexpr std::size_t kLargeRequest = 3000;
 void echo_or_reply_large(Connection& c) {
   c.on_message([](Connection& self, std::span<const std::byte> m) {
-    if (m.size() != 1) {
+    if (m.size() != kLargeRequest) {
       (void)self.send(m);
       return;
     }
@@ -73,8 +78,8 @@ TEST_P(Hostile, ClientsThatNeverReadAreHeldUnderTheOutputBoundWhileTheGoodClient
   std::vector<StreamSocket> sinks;
   std::vector<std::byte> requests;
   for (int r = 0; r < kRequests; ++r) {
-    const std::byte one{'r'};
-    const auto f = frame(std::span(&one, 1));
+    const std::vector<std::byte> request(kLargeRequest, std::byte{'r'});
+    const auto f = frame(request);
     requests.insert(requests.end(), f.begin(), f.end());
   }
   for (int i = 0; i < kClients; ++i) {
@@ -131,8 +136,8 @@ TEST_P(Hostile, AResetMidFrameAndAHalfCloseDuringALargeReplyEndOnlyThosePeers) {
   for (int i = 0; i < kPeers; ++i) {
     auto c = connect(server->address(), 5s);
     ASSERT_TRUE(c);
-    const std::byte one = static_cast<std::byte>('a' + i % 26);
-    ASSERT_TRUE(c->send_all(frame(std::span(&one, 1)), 5s));
+    const std::vector<std::byte> request(kLargeRequest, static_cast<std::byte>('a' + i % 26));
+    ASSERT_TRUE(c->send_all(frame(request), 5s));
     std::array<std::byte, 1024> b{};
     ASSERT_TRUE(c->recv_exact(b, 5s));
     ASSERT_TRUE(c->shutdown(ShutdownHow::write));
