@@ -318,9 +318,9 @@ TEST(CliRelay, RefusesOptionsThatDoNotApplyAndValuesThatMeanNothing) {
   expect_usage_error({tcp, unix_path, "--reset-after", "5", "--stall-after", "5"}, "exclude each other");
   expect_usage_error({udp, udp, "--loss", "150"}, "not a percentage");
   expect_usage_error({udp, udp, "--loss", "nan"}, "not a percentage");
-  expect_usage_error({udp, udp, "--delay", "nan"}, "not a number");
-  expect_usage_error({udp, udp, "--delay", "-1"}, "not a number");
-  expect_usage_error({udp, udp, "--rate", "0"}, "not a number");
+  expect_usage_error({udp, udp, "--delay", "nan"}, "--delay: 'nan' is not a number of milliseconds (0 to 60000)");
+  expect_usage_error({udp, udp, "--delay", "-1"}, "--delay: '-1' is not a number of milliseconds");
+  expect_usage_error({udp, udp, "--rate", "0"}, "--rate: '0' is not a rate in Mbit/s (0.001 to 100000)");
   expect_usage_error({udp, udp, "--loss-burst", "0"}, "--loss-burst");
 }
 

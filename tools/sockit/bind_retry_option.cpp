@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "relay_options.hpp"
+#include "option_checks.hpp"
 
 namespace sockit::cli {
 
@@ -12,7 +12,7 @@ void add_bind_retry_option(CLI::App& command, double& seconds) {
       .add_option("--bind-retry", seconds,
                   "Seconds to keep retrying when the port (or abstract name) is in use, e.g. held for a moment "
                   "by a server just killed; 0: fail at once (default 2). A live server is never displaced")
-      ->check(seconds_between(0.0, 3600.0));
+      ->transform(seconds_in(0, 3600));
 }
 
 std::chrono::milliseconds bind_retry_duration(double seconds) {

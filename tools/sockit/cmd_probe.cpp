@@ -22,7 +22,7 @@
 #include "client_source.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
-#include "finite_number.hpp"
+#include "option_checks.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -139,8 +139,7 @@ Command add_probe_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand("probe", "Tell whether something listens at each ADDR (like nc -z)");
   app->add_option("ADDR", args->addresses, "Addresses to probe")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for each address (default 5)")
-      ->check(finite_number())
-      ->check(CLI::Range(0.001, 3600.0));
+      ->transform(seconds_in(0.001, 3600));
   add_family_flags(*app, args->source);
   add_verbose_flag(*app);
   app->footer(std::string("Connects to each ADDR in turn, closes at once, and prints one line per address on\n"

@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "log.hpp"
+#include "option_checks.hpp"
 #include "relay_datagram.hpp"
 #include "relay_stream.hpp"
 #include "signals.hpp"
@@ -54,21 +55,6 @@ struct RelayArgs {
   CLI::Option* reset_option = nullptr;
   CLI::Option* stall_option = nullptr;
 };
-
-// CLI11's Range lets "nan" through (every comparison with it is false).
-CLI::Validator finite_range(double low, double high) {
-  return CLI::Validator(
-      [low, high](std::string& text) -> std::string {
-        double value = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < low ||
-            value > high) {
-          return fmt::format("{} is not a number from {} to {}", text, low, high);
-        }
-        return {};
-      },
-      fmt::format("NUMBER in [{}, {}]", low, high));
-}
 
 // "5", "5%" or "0.5%": a percentage, as a probability.
 CLI::Validator percent() {
@@ -300,12 +286,12 @@ Command add_relay_command(CLI::App& parent) {
       app->add_option("--idle-timeout", args->idle_timeout_s,
                       "Forget a datagram client (close its upstream socket) after SECONDS without\n"
                       "traffic either way (default 60)")
-          ->check(finite_range(0.001, 86400)));
+          ->transform(seconds_in(0.001, 86400)));
   app->add_option("--backend", args->backend, "Event loop: select, poll, epoll, epoll-et, io_uring, auto")
       ->check(CLI::IsMember({"auto", "select", "poll", "epoll", "epoll-et", "io_uring"}));
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a stats line on stderr every SECONDS (0 = off, default)")
-      ->check(finite_range(0, 86400));
+      ->transform(seconds_in(0, 86400));
   args->datagram_only.push_back(
       app->add_option("--loss", args->loss, "Drop P% of datagrams (e.g. 5 or 5%)")->check(percent()));
   args->datagram_only.push_back(
@@ -313,10 +299,10 @@ Command add_relay_command(CLI::App& parent) {
                       "Lose datagrams in runs of N (the long-run loss stays --loss; default 1)")
           ->check(CLI::Range(1u, 1000u)));
   app->add_option("--delay", args->delay_ms, "Hold every datagram or chunk MS milliseconds")
-      ->check(finite_range(0, 60000));
+      ->transform(seconds_in(0, 60000, "a number of milliseconds"));
   app->add_option("--jitter", args->jitter_ms,
                   "Add a uniform -MS..+MS to --delay (never below 0; stream bytes keep their order)")
-      ->check(finite_range(0, 60000));
+      ->transform(seconds_in(0, 60000, "a number of milliseconds"));
   args->datagram_only.push_back(
       app->add_option("--duplicate", args->duplicate, "Send P% of datagrams twice")->check(percent()));
   args->datagram_only.push_back(
@@ -325,7 +311,7 @@ Command add_relay_command(CLI::App& parent) {
           ->check(percent()));
   app->add_option("--rate", args->rate_mbit,
                   "Limit each direction of each client to MBIT megabits/s (token bucket of 64 KiB)")
-      ->check(finite_range(0.001, 100000));
+      ->transform(seconds_in(0.001, 100000, "a rate in Mbit/s"));
   args->seed_option = app->add_option("--seed", args->seed,
                                       "Seed of the fault draws: the same seed repeats a run's decisions\n"
                                       "(default: random, printed on stderr)");

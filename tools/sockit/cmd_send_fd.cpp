@@ -15,7 +15,7 @@
 #include "channel.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
-#include "finite_number.hpp"
+#include "option_checks.hpp"
 #include "fd_passing.hpp"
 #include "log.hpp"
 
@@ -89,8 +89,7 @@ Command add_send_fd_command(CLI::App& parent) {
   app->add_option("ADDR", args->address, "Unix address of the receiver (sockit recv-fd)")->required();
   app->add_option("FILE", args->files, "Files to open read-only and pass; - passes stdin as it is")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for the connection and the send (default 10)")
-      ->check(finite_number())
-      ->check(CLI::Range(0.001, 86400.0));
+      ->transform(seconds_in(0.001, 86400));
   add_verbose_flag(*app);
   app->footer(std::string("Opens every FILE read-only and sends the open descriptors to ADDR, which must be\n"
                           "a Unix socket (unix:, unix-seqpacket:, unix-dgram:; path or @abstract; anything\n"

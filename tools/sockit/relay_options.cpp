@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "errors.hpp"
+#include "option_checks.hpp"
 #include "log.hpp"
 
 namespace sockit::cli {
@@ -18,24 +19,6 @@ std::optional<std::chrono::milliseconds> RelayArgs::idle_timeout() const {
 std::optional<std::chrono::milliseconds> RelayArgs::quit_after() const {
   if (quit_after_s < 0) return std::nullopt;
   return seconds_to_ms(quit_after_s);
-}
-
-CLI::Validator seconds_between(double min, double max) {
-  return CLI::Validator(
-      [min, max](const std::string& text) -> std::string {
-        double value = 0;
-        std::size_t used = 0;
-        try {
-          value = std::stod(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != text.size() || !std::isfinite(value) || value < min || value > max) {
-          return fmt::format("'{}' is not a number of seconds from {} to {}", text, min, max);
-        }
-        return {};
-      },
-      fmt::format("SECONDS in [{} - {}]", min, max));
 }
 
 std::chrono::milliseconds seconds_to_ms(double seconds) {
@@ -55,13 +38,13 @@ void add_relay_options(CLI::App& command, RelayArgs& args) {
       command
           .add_option("--idle-timeout", args.idle_timeout_s,
                       "Close the connection when no byte moves either way for SECONDS (exit status 1)")
-          ->check(seconds_between(0.001, kYear));
+          ->transform(seconds_in(0.001, kYear));
   args.quit_after_option =
       command
           .add_option("-q,--quit-after", args.quit_after_s,
                       "After the end of stdin (or the --exec command's exit), wait at most SECONDS for the "
                       "peer to close, then stop (exit status 0; like nc -q)")
-          ->check(seconds_between(0.0, kYear));
+          ->transform(seconds_in(0, kYear));
 }
 
 int check_relay_options(const RelayArgs& args, std::string_view command, std::string_view address_text,

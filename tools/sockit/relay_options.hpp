@@ -28,9 +28,6 @@ struct RelayArgs {
   [[nodiscard]] std::optional<std::chrono::milliseconds> quit_after() const;
 };
 
-// A number of seconds from `min` to `max` (fractions allowed); rejects nan and inf,
-// which CLI::Range lets through.
-[[nodiscard]] CLI::Validator seconds_between(double min, double max);
 // Seconds as milliseconds, rounded up: anything above zero is at least 1 ms.
 [[nodiscard]] std::chrono::milliseconds seconds_to_ms(double seconds);
 
