@@ -48,6 +48,12 @@ else
   rm "$SECRET"                        # ...outlives its name
   echo "# not root: the sender opened $SECRET and deleted it"
 fi
+RECEIVER_SOCKIT=$SOCKIT
+if [[ ${#AS_OTHER[@]} -gt 0 ]] && ! "${AS_OTHER[@]}" test -x "$SOCKIT"; then
+  # A build under /root (mode 0700) is out of nobody's reach: the receiver runs a copy.
+  cp "$SOCKIT" "$WORK/sockit" && chmod 0755 "$WORK/sockit" || exit 1
+  RECEIVER_SOCKIT="$WORK/sockit"
+fi
 
 echo "\$ ${AS_OTHER[*]} cat $SECRET"
 if "${AS_OTHER[@]}" cat "$SECRET" 2>&1; then
@@ -56,7 +62,7 @@ if "${AS_OTHER[@]}" cat "$SECRET" 2>&1; then
 fi
 
 echo "\$ ${AS_OTHER[*]} sockit recv-fd unix:$SOCKET --cat &"
-"${AS_OTHER[@]}" "$SOCKIT" recv-fd "unix:$SOCKET" --cat >"$WORK/received" 2>"$WORK/receiver.err" 3<&- &
+"${AS_OTHER[@]}" "$RECEIVER_SOCKIT" recv-fd "unix:$SOCKET" --cat >"$WORK/received" 2>"$WORK/receiver.err" 3<&- &
 RECEIVER_PID=$!
 for _ in $(seq 100); do   # 5 s at most for "listening on"
   grep -q "listening on" "$WORK/receiver.err" && break
