@@ -584,3 +584,21 @@ TEST(Address, FromEndpointInvertsResolveForEveryLiteralForm) {
 
 }  // namespace
 }  // namespace sockit
+
+namespace sockit {
+namespace {
+
+// Found by fuzz/fuzz_address.cpp: "ipc://(unnamed)" parsed to the relative path
+// "(unnamed)", which prints as the unnamed marker and does not parse back. The
+// marker is refused after ipc:// as after unix:; "./(unnamed)" names that file.
+TEST(AddressParse, TheUnnamedMarkerIsNotAPathAfterIpcEither) {
+  EXPECT_FALSE(Address::parse("ipc://(unnamed)"));
+  auto file = Address::parse("ipc://./(unnamed)");
+  ASSERT_TRUE(file);
+  auto again = Address::parse(file->to_string());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *file);
+}
+
+}  // namespace
+}  // namespace sockit
