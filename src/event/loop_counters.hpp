@@ -19,10 +19,11 @@ namespace sockit::event {
 using LoopStatsField = std::uint64_t LoopStats::*;
 
 // Every field of LoopStats (a static_assert below keeps the list complete).
-inline constexpr std::array<LoopStatsField, 12> kLoopStatsFields = {
+inline constexpr std::array<LoopStatsField, 13> kLoopStatsFields = {
     &LoopStats::turns,     &LoopStats::syscalls_wait,  &LoopStats::timers_fired,      &LoopStats::tasks_run,
     &LoopStats::registered, &LoopStats::zc_sends,      &LoopStats::zc_copied,         &LoopStats::zc_refused,
     &LoopStats::events,    &LoopStats::receives_armed, &LoopStats::buffer_ring_empty, &LoopStats::cq_overflow,
+    &LoopStats::hangup_rechecks,
 };
 static_assert(sizeof(LoopStats) == kLoopStatsFields.size() * sizeof(std::uint64_t),
               "a LoopStats field is missing from kLoopStatsFields");

@@ -127,6 +127,9 @@ void UringEngine::dispatch(const io_uring_cqe& cqe) {
     case UringOp::kConnect:
       on_connect(ref, *st, cqe, ud.poll);
       break;
+    case UringOp::kHangup:
+      on_hangup(ref, *st, cqe);
+      break;
     case UringOp::kNone:
       break;
   }
@@ -323,6 +326,18 @@ void UringEngine::on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe
     status = fail(error_of(cqe));
   }
   if (core_.complete_connect(ref, std::move(status))) reconcile(ref);
+}
+
+void UringEngine::on_hangup(SlotRef ref, SlotState& st, const io_uring_cqe& cqe) {
+  st.op(UringOp::kHangup) = {};
+  if (cqe.res <= 0) return;  // cancelled with its slot (or an error: nothing to act on)
+  st.hangup_seen = true;
+  // The multishot receive may have spent this wakeup on data and stopped looking
+  // (see the header): a fresh request reads the rest, then the close, in order.
+  if (st.op(UringOp::kReceive).phase == Phase::kArmed && !st.op(UringOp::kReceive).polling) {
+    core_.counters().add(&LoopStats::hangup_rechecks);
+    cancel(ref, st, UringOp::kReceive);  // its -ECANCELED completion re-arms it
+  }
 }
 
 void UringEngine::drain_for_exit() {

@@ -190,6 +190,10 @@ void UringEngine::sync(SlotRef ref, Slot& slot, SlotState& st) {
   if (slot.receiving()) {
     if (st.op(UringOp::kReceive).phase == Phase::kIdle) arm(ref, slot, st, UringOp::kReceive);
     if (!st.stash.empty()) resumed_.push_back(ref);
+    // Beside a multishot receive, the watch that catches the hang-up it can miss.
+    if (!st.hangup_seen && st.op(UringOp::kHangup).phase == Phase::kIdle && receives_multishot(slot, st)) {
+      arm_poll(ref, slot.fd, st, UringOp::kHangup, POLLRDHUP);
+    }
   } else if (st.op(UringOp::kReceive).phase == Phase::kArmed && !dispatching(UringOp::kReceive)) {
     cancel(ref, st, UringOp::kReceive);
     st.receive_bounded = true;  // see the header: no more multishot read-ahead
@@ -270,6 +274,7 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
       io_uring_prep_connect(sqe, slot.fd, m.address->get(), m.address->length);
       break;
     }
+    case UringOp::kHangup:  // only ever a POLL_ADD (arm_poll)
     case UringOp::kNone:
       break;
   }
@@ -278,10 +283,14 @@ void UringEngine::arm(SlotRef ref, Slot& slot, SlotState& st, UringOp op) {
   ++in_flight_;
 }
 
+bool UringEngine::receives_multishot(const Slot& slot, const SlotState& st) const {
+  return slot.is_socket && buffers_ && features_.multishot_recv && !st.receive_bounded && !slot.receive_readiness;
+}
+
 void UringEngine::prep_receive(io_uring_sqe* sqe, Slot& slot, SlotState& st) {
   if (slot.is_socket && buffers_) {
     // The kernel picks a buffer when bytes arrive; multishot needs len 0.
-    if (features_.multishot_recv && !st.receive_bounded) {
+    if (receives_multishot(slot, st)) {
       io_uring_prep_recv_multishot(sqe, slot.fd, nullptr, 0, 0);
     } else {
       io_uring_prep_recv(sqe, slot.fd, nullptr, buffers_->buffer_size(), 0);

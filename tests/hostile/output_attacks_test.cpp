@@ -107,16 +107,6 @@ TEST_P(Hostile, ClientsThatNeverReadAreHeldUnderTheOutputBoundWhileTheGoodClient
 // and nothing leaked; and must stop writing to a peer that half-closed while its
 // large reply was still being written, then close it. 50 peers each way.
 TEST_P(Hostile, AResetMidFrameAndAHalfCloseDuringALargeReplyEndOnlyThosePeers) {
-  if (GetParam() == "io_uring") {
-    // A known engine bug, not a set-up problem: on io_uring about one peer in a few
-    // hundred whose half frame and RST arrive together is never seen to close (its
-    // multishot receive delivers the bytes, then stays armed for a wakeup that never
-    // comes). Reproduced alone by tests/net/uring_reset_after_data_test.cpp (disabled
-    // until fixed); docs/RELIABILITY.md, "Known problems". io_uring is not the
-    // default backend (--backend auto is epoll).
-    GTEST_SKIP() << "known io_uring bug: a reset right after data can leave the connection open "
-                    "(tests/net/uring_reset_after_data_test.cpp)";
-  }
   ServerOptions options;
   options.connection.framing = Framing::length_prefix();
   auto server = serve("tcp://127.0.0.1:0", options, echo_or_reply_large);

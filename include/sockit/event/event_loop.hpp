@@ -115,6 +115,10 @@ struct LoopStats {
   // io_uring: waits that found completions held in the kernel's overflow list
   // because the CQ ring was full (see LoopOptions::io_uring_cq_entries).
   std::uint64_t cq_overflow = 0;
+  // io_uring: hang-ups (peer close, reset, socket error) seen by the hang-up watch
+  // beside a multishot receive, which then re-issued that receive so the close is
+  // read (a kernel race can leave it unreported: see src/event/uring_engine.hpp).
+  std::uint64_t hangup_rechecks = 0;
 
   // Sums another loop's counters into these (a server's workers).
   LoopStats& operator+=(const LoopStats& other);
