@@ -46,6 +46,28 @@ void expect_datagram_echo(const std::string& address) {
   EXPECT_EQ(client.out, "ping\n");
 }
 
+// One message through whatever echoes at `address`, stream or datagram.
+void expect_echo_at(const std::string& address) {
+  if (address.starts_with("udp://")) {
+    expect_datagram_echo(address);
+  } else {
+    expect_stream_echo(address);
+  }
+}
+
+// Starts `sockit relay ARGS...`, checks the host it bound, sends one message through
+// it to an echo behind it, and stops it.
+void expect_relay_serves(std::vector<std::string> args, const std::string& host) {
+  args.insert(args.begin(), {sockit_bin(), "relay"});
+  Process relay(std::move(args));
+  const std::string bound = relay.listening_address().value_or("");
+  ASSERT_FALSE(bound.empty()) << relay.err();
+  EXPECT_EQ(bound_host(bound), host);
+  expect_echo_at(bound);
+  relay.signal(SIGINT);
+  EXPECT_EQ(relay.finish().code, 0) << relay.err();
+}
+
 TEST(CliFamily, EchoBindsTheLoopbackOfTheFamilyAskedForAndServesIt) {
   const struct {
     const char* flag;
@@ -60,11 +82,7 @@ TEST(CliFamily, EchoBindsTheLoopbackOfTheFamilyAskedForAndServesIt) {
     EchoServer server(c.address, {c.flag});
     ASSERT_FALSE(server.address.empty()) << server.child.err();
     EXPECT_EQ(bound_host(server.address), c.host);
-    if (server.address.starts_with("udp://")) {
-      expect_datagram_echo(server.address);
-    } else {
-      expect_stream_echo(server.address);
-    }
+    expect_echo_at(server.address);
     const Exit stopped = server.stop();
     EXPECT_EQ(stopped.code, 0) << stopped << "\n" << server.child.err();
   }
@@ -88,11 +106,7 @@ TEST(CliFamily, EchoOfLocalhostBindsItsAddressOfThatFamilyOrSaysThereIsNone) {
       }
       ASSERT_FALSE(server.address.empty()) << server.child.err();
       EXPECT_EQ(bound_host(server.address), family == AF_INET ? "127.0.0.1" : "[::1]");
-      if (address.starts_with("udp://")) {
-        expect_datagram_echo(server.address);
-      } else {
-        expect_stream_echo(server.address);
-      }
+      expect_echo_at(server.address);
       EXPECT_EQ(server.stop().code, 0) << server.child.err();
     }
   }
@@ -127,17 +141,7 @@ TEST(CliFamily, RelayAppliesTheFamilyToBothSides) {
     EchoServer upstream(std::string(scheme) + ":0", {"-6"});
     ASSERT_FALSE(upstream.address.empty()) << upstream.child.err();
     const std::string to = std::string(scheme) + ":" + port_of(upstream.address);
-    Process relay({sockit_bin(), "relay", "-6", std::string(scheme) + ":0", to});
-    const std::string bound = relay.listening_address().value_or("");
-    ASSERT_FALSE(bound.empty()) << relay.err();
-    EXPECT_EQ(bound_host(bound), "[::1]");
-    if (bound.starts_with("udp://")) {
-      expect_datagram_echo(bound);
-    } else {
-      expect_stream_echo(bound);
-    }
-    relay.signal(SIGINT);
-    EXPECT_EQ(relay.finish().code, 0) << relay.err();
+    expect_relay_serves({"-6", std::string(scheme) + ":0", to}, "[::1]");
     EXPECT_EQ(upstream.stop().code, 0) << upstream.child.err();
   }
 }
@@ -145,14 +149,8 @@ TEST(CliFamily, RelayAppliesTheFamilyToBothSides) {
 TEST(CliFamily, RelayWithMinus4BindsAndReachesIpv4) {
   EchoServer upstream("tcp://localhost:0", {"-4"});
   ASSERT_FALSE(upstream.address.empty()) << upstream.child.err();
-  Process relay(
-      {sockit_bin(), "relay", "-4", "tcp://localhost:0", "tcp://localhost:" + port_of(upstream.address)});
-  const std::string bound = relay.listening_address().value_or("");
-  ASSERT_FALSE(bound.empty()) << relay.err();
-  EXPECT_EQ(bound_host(bound), "127.0.0.1");
-  expect_stream_echo(bound);
-  relay.signal(SIGINT);
-  EXPECT_EQ(relay.finish().code, 0) << relay.err();
+  expect_relay_serves({"-4", "tcp://localhost:0", "tcp://localhost:" + port_of(upstream.address)},
+                      "127.0.0.1");
   EXPECT_EQ(upstream.stop().code, 0) << upstream.child.err();
 }
 
@@ -216,13 +214,7 @@ TEST(CliFamily, FlagsThatCannotApplyAreUsageErrors) {
 TEST(CliFamily, RelayTakesTheFlagsWithOneUnixSide) {
   EchoServer upstream("unix:@" + unique_abstract_name());
   ASSERT_FALSE(upstream.address.empty()) << upstream.child.err();
-  Process relay({sockit_bin(), "relay", "-6", "tcp://:0", upstream.address});
-  const std::string bound = relay.listening_address().value_or("");
-  ASSERT_FALSE(bound.empty()) << relay.err();
-  EXPECT_EQ(bound_host(bound), "[::1]");
-  expect_stream_echo(bound);
-  relay.signal(SIGINT);
-  EXPECT_EQ(relay.finish().code, 0) << relay.err();
+  expect_relay_serves({"-6", "tcp://:0", upstream.address}, "[::1]");
   EXPECT_EQ(upstream.stop().code, 0) << upstream.child.err();
 }
 
