@@ -76,8 +76,9 @@ class Address {
   // Kernel addresses for this address: one for Unix, one per getaddrinfo result
   // for IP (in getaddrinfo's order). An empty host resolves to 127.0.0.1.
   [[nodiscard]] Result<std::vector<Endpoint>> resolve() const;
-  // Only the endpoints of `family`: AF_INET or AF_INET6 (a client's -4/-6), or
-  // AF_UNSPEC for all. An IP address with none of that family is
+  // Only the endpoints of `family`: AF_INET or AF_INET6 (-4/-6 of a client or a
+  // server), or AF_UNSPEC for all. An empty host is that family's loopback
+  // (127.0.0.1 or ::1). An IP address with none of that family is
   // errc::no_address_of_family; a Unix address takes only AF_UNSPEC (invalid_argument).
   [[nodiscard]] Result<std::vector<Endpoint>> resolve(int family) const;
 

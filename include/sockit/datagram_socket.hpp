@@ -54,6 +54,9 @@ struct DatagramBindOptions {
   // long (see ListenOptions::bind_retry_for: a killed server's socket can outlive
   // its process briefly). A live server is never displaced.
   std::chrono::milliseconds bind_retry_for{0};
+  // UDP: which family of a name that has both to bind (see ListenOptions::family);
+  // a unix-dgram: address takes only AF_UNSPEC (errc::invalid_argument).
+  int family = AF_UNSPEC;
 };
 
 class DatagramSocket : public Socket {

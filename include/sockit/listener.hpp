@@ -24,6 +24,7 @@
 // Threads: accept() may be called from one thread at a time.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -45,6 +46,11 @@ struct ListenOptions {
   bool reuse_port = false;           // TCP: several listeners share the port (SO_REUSEPORT)
   int fast_open_queue = 0;           // TCP: >0 enables TCP Fast Open with this queue length
   bool v6_only = false;              // IPv6: refuse IPv4-mapped connections
+  // IP: AF_INET or AF_INET6 binds the first address of that family of a name that
+  // has both (a server's -4/-6; errc::no_address_of_family if it has none);
+  // AF_UNSPEC (the default) the first of all. A Unix address takes only AF_UNSPEC
+  // (errc::invalid_argument).
+  int family = AF_UNSPEC;
   UnixFileOptions unix_file{};       // Unix path: the socket file's mode, owner, group, parent
   bool remove_stale = true;          // Unix path: remove a stale socket file (see above)
   // TCP and abstract Unix: while bind finds the address in use, retry for this

@@ -146,6 +146,8 @@ Result<std::vector<Endpoint>> Address::resolve() const {
 Result<std::vector<Endpoint>> Address::resolve(int family) const {
   if (family == AF_UNSPEC) return resolve();
   if (is_unix() || (family != AF_INET && family != AF_INET6)) return fail(errc::invalid_argument);
+  // No host means this host's loopback: with -6 that is ::1, not "no IPv6 address".
+  if (host_.empty() && family == AF_INET6) return std::vector{ipv6_endpoint(in6addr_loopback, 0, port_)};
   auto endpoints = resolve();
   if (!endpoints) return fail(endpoints.error());
   std::erase_if(*endpoints, [family](const Endpoint& e) { return e.family() != family; });

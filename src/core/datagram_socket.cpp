@@ -25,13 +25,13 @@ namespace {
 // bigger than what one call can use. Callers loop on the returned count anyway.
 constexpr std::size_t kMaxBatch = 1024;
 
-// Creates a socket per resolved endpoint and runs `use` (bind or connect) on it
-// until one succeeds; the error of the last attempt is returned, as connect() does
-// for streams. Datagram bind/connect never block, so no deadline is needed.
+// Creates a socket per endpoint (of `address`, resolved by the caller) and runs
+// `use` (bind or connect) on it until one succeeds; the error of the last attempt
+// is returned, as connect() does for streams. Datagram bind/connect never block,
+// so no deadline is needed.
 template <typename Use>
-Result<DatagramSocket> first_endpoint_that(const Address& address, Use use,
-                                           const ConnectOptions& options = {}) {
-  auto endpoints = detail::client_endpoints(address, options);
+Result<DatagramSocket> first_endpoint_that(const Address& address,
+                                           const Result<std::vector<Endpoint>>& endpoints, Use use) {
   if (!endpoints) return fail(endpoints.error());
   std::error_code last = make_error_code(errc::name_not_resolved);
   for (const Endpoint& endpoint : *endpoints) {
@@ -64,7 +64,7 @@ Status autobind_unix(int fd) {
 Result<DatagramSocket> DatagramSocket::bind(const Address& address, const DatagramBindOptions& options) {
   if (!address.is_datagram()) return fail(errc::wrong_transport);
   if (address.is_unix() && !address.is_abstract()) {
-    auto endpoints = address.resolve();
+    auto endpoints = address.resolve(options.family);  // a family is invalid_argument for Unix
     if (!endpoints) return fail(endpoints.error());
     auto fd = sys::socket(AF_UNIX, SOCK_DGRAM);
     if (!fd) return fail(fd.error());
@@ -72,7 +72,8 @@ Result<DatagramSocket> DatagramSocket::bind(const Address& address, const Datagr
     if (!file) return fail(file.error());
     return DatagramSocket(std::move(*fd), address.transport(), std::move(*file));
   }
-  return first_endpoint_that(address, [&](int fd, const Endpoint& endpoint) -> Status {
+  const auto endpoints = address.resolve(options.family);
+  return first_endpoint_that(address, endpoints, [&](int fd, const Endpoint& endpoint) -> Status {
     if (options.reuse_port && address.transport() == Transport::udp) {
       if (auto s = sys::set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1); !s) return s;
     }
@@ -88,13 +89,14 @@ Result<DatagramSocket> DatagramSocket::connect(const Address& address, const Con
   // endpoint" skips just the ones the kernel rejects at once, e.g. an IPv6
   // address on a host without an IPv6 route. An unreachable peer shows up later
   // as ECONNREFUSED on send or recv.
-  return first_endpoint_that(address, [&](int fd, const Endpoint& endpoint) -> Status {
+  const auto endpoints = detail::client_endpoints(address, options);
+  return first_endpoint_that(address, endpoints, [&](int fd, const Endpoint& endpoint) -> Status {
     if (is_unix) {
       if (auto s = autobind_unix(fd); !s) return s;
     }
     if (auto s = detail::bind_local(fd, endpoint.family(), options); !s) return s;
     return sys::connect(fd, endpoint);
-  }, options);
+  });
 }
 
 Result<DatagramSocket> DatagramSocket::open(Transport transport, int family) {

@@ -66,9 +66,10 @@ Result<SeqPacketSocket> Listener::accept_seqpacket(Deadline deadline) {
 
 Result<Listener> listen(const Address& address, const ListenOptions& options) {
   if (address.is_datagram()) return fail(errc::wrong_transport);
-  auto endpoints = address.resolve();
+  auto endpoints = address.resolve(options.family);
   if (!endpoints) return fail(endpoints.error());
-  // A listen address names one place; for a host name we take its first address.
+  // A listen address names one place; for a host name we take its first address
+  // (of options.family).
   const Endpoint& endpoint = endpoints->front();
 
   auto fd = sys::socket(endpoint.family(), address.socket_type() | SOCK_NONBLOCK);

@@ -410,6 +410,21 @@ TEST(Address, ResolveOfAFamilyKeepsOnlyThatFamily) {
   }
 }
 
+// No host is this host's loopback: asked for IPv6 that is ::1, not an error.
+TEST(Address, ResolveOfAFamilyGivesAnEmptyHostThatFamilysLoopback) {
+  const auto v6 = parsed("tcp://:5555").resolve(AF_INET6);
+  ASSERT_TRUE(v6.has_value()) << v6.error().message();
+  ASSERT_EQ(v6->size(), 1u);
+  ASSERT_EQ(v6->front().family(), AF_INET6);
+  const auto in6 = as<sockaddr_in6>(v6->front());
+  EXPECT_TRUE(IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr));
+  EXPECT_EQ(port_of(v6->front()), 5555);
+  const auto v4 = parsed("udp://:5555").resolve(AF_INET);
+  ASSERT_TRUE(v4.has_value()) << v4.error().message();
+  ASSERT_EQ(v4->size(), 1u);
+  EXPECT_EQ(Address::from_endpoint(v4->front(), Transport::udp).to_string(), "udp://127.0.0.1:5555");
+}
+
 TEST(Address, ResolveOfAFamilyForAUnixAddressIsInvalid) {
   EXPECT_TRUE(parsed("unix:/tmp/x.sock").resolve(AF_UNSPEC).has_value());
   const auto r = parsed("unix:/tmp/x.sock").resolve(AF_INET);

@@ -317,5 +317,39 @@ TEST(DatagramBind, BindsOnceTheAddressIsFreedWithinTheRetryTime) {
   EXPECT_TRUE(second) << second.error().message();
 }
 
+// -4/-6 of a datagram server: the family picks the bound address; a literal of the
+// other family or a Unix address is refused, not bound anyway.
+TEST(DatagramBind, AFamilyBindsThatFamilysLoopbackAndServesIt) {
+  for (const int family : {AF_INET, AF_INET6}) {
+    SCOPED_TRACE(family == AF_INET ? "AF_INET" : "AF_INET6");
+    auto server = DatagramSocket::bind(*Address::parse("udp://:0"), {.family = family});
+    ASSERT_TRUE(server) << server.error().message();
+    auto local = server->local_address();
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->host(), family == AF_INET ? "127.0.0.1" : "::1");
+    auto client = DatagramSocket::connect(*local);
+    ASSERT_TRUE(client) << client.error().message();
+    ASSERT_TRUE(client->send("ping"));
+    std::array<std::byte, 16> buffer{};
+    auto got = server->recv_from(buffer, 5s);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(string_of(std::span(buffer).first(got->size)), "ping");
+  }
+}
+
+TEST(DatagramBind, AFamilyThatTheAddressCannotHaveIsRefused) {
+  auto v4_as_v6 = DatagramSocket::bind(*Address::parse("udp://127.0.0.1:0"), {.family = AF_INET6});
+  ASSERT_FALSE(v4_as_v6);
+  EXPECT_EQ(v4_as_v6.error(), errc::no_address_of_family);
+  test::TempDir dir;
+  const std::string path = "unix-dgram:" + dir.file("f.sock");
+  for (const std::string& text : {path, "unix-dgram:@" + test::unique_abstract_name()}) {
+    SCOPED_TRACE(text);
+    auto unix_with_family = DatagramSocket::bind(*Address::parse(text), {.family = AF_INET});
+    ASSERT_FALSE(unix_with_family);
+    EXPECT_EQ(unix_with_family.error(), errc::invalid_argument);
+  }
+}
+
 }  // namespace
 }  // namespace sockit

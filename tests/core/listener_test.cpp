@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <filesystem>
@@ -248,6 +249,51 @@ TEST(ListenerTcp, AMissingHostMeansLoopbackNotEveryInterface) {
   auto local = listener->local_address();
   ASSERT_TRUE(local);
   EXPECT_EQ(local->host(), "127.0.0.1");
+}
+
+// The addresses of `family` that `name` has on this machine (its hosts file decides
+// whether localhost has an IPv6 one), so a test can say what a bind must pick.
+std::size_t addresses_of(const std::string& name, int family) {
+  auto all = parse(name).resolve();
+  EXPECT_TRUE(all) << name;
+  if (!all) return 0;
+  return static_cast<std::size_t>(
+      std::count_if(all->begin(), all->end(), [&](const Endpoint& e) { return e.family() == family; }));
+}
+
+TEST(ListenerTcp, AFamilyBindsThatFamilysAddressOfAName) {
+  for (const int family : {AF_INET, AF_INET6}) {
+    SCOPED_TRACE(family == AF_INET ? "AF_INET" : "AF_INET6");
+    auto listener = listen(parse("tcp://localhost:0"), {.family = family});
+    if (addresses_of("tcp://localhost:0", family) == 0) {
+      ASSERT_FALSE(listener);
+      EXPECT_EQ(listener.error(), errc::no_address_of_family);
+      continue;
+    }
+    ASSERT_TRUE(listener) << listener.error().message();
+    auto local = listener->local_address();
+    ASSERT_TRUE(local);
+    EXPECT_EQ(local->host(), family == AF_INET ? "127.0.0.1" : "::1");
+    expect_serves(*listener, *local);
+  }
+}
+
+TEST(ListenerTcp, AFamilyGivesAnEmptyHostThatFamilysLoopback) {
+  auto listener = listen(parse("tcp://:0"), {.family = AF_INET6});
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto local = listener->local_address();
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->host(), "::1");
+  expect_serves(*listener, *local);
+}
+
+TEST(Listener, AFamilyThatTheAddressCannotHaveIsRefused) {
+  auto v6_as_v4 = listen(parse("tcp://[::1]:0"), {.family = AF_INET});
+  ASSERT_FALSE(v6_as_v4);
+  EXPECT_EQ(v6_as_v4.error(), errc::no_address_of_family);
+  auto unix_with_family = listen(parse("unix:@" + test::unique_abstract_name()), {.family = AF_INET});
+  ASSERT_FALSE(unix_with_family);
+  EXPECT_EQ(unix_with_family.error(), errc::invalid_argument);
 }
 
 // True if /proc/net/tcp{,6} lists a TIME_WAIT socket on local port `port`.

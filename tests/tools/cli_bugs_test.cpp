@@ -18,19 +18,6 @@
 namespace sockit::test::cli {
 namespace {
 
-struct Outcome {
-  Exit exit;
-  std::string out;
-  std::string err;
-};
-
-Outcome run(std::vector<std::string> args) {
-  args.insert(args.begin(), sockit_bin());
-  Process child(std::move(args));
-  Exit exit = child.finish();
-  return {exit, child.out(), child.err()};
-}
-
 // One stream client: sends `text`, reads as much back, returns it.
 std::string stream_echo(const std::string& address, const std::string& text) {
   auto parsed = Address::parse(address);
@@ -62,7 +49,7 @@ void expect_port_not_shared(const std::string& scheme, bool datagram) {
   EchoServer first(scheme + "127.0.0.1:0", {"--threads", "2"});
   ASSERT_FALSE(first.address.empty()) << first.child.err();
   for (const char* threads : {"2", "1", "3"}) {
-    Outcome second = run({"echo", first.address, "--threads", threads});
+    Outcome second = run_sockit({"echo", first.address, "--threads", threads});
     EXPECT_EQ(second.exit.code, 1) << threads << " threads: " << second.exit << "\n" << second.err;
     EXPECT_EQ(second.err, "sockit: echo " + first.address + ": address already in use\n") << threads;
   }
@@ -212,18 +199,18 @@ TEST(CliBugs, EveryNumericOptionRefusesWhatItCannotMean) {
       std::vector<std::string> args = c.command;
       args.push_back(c.option);
       args.push_back(value);
-      Outcome o = run(args);
+      Outcome o = run_sockit(args);
       EXPECT_EQ(o.exit.code, 2) << c.option << " '" << value << "': " << o.exit << "\n" << o.err;
       EXPECT_EQ(o.err, "sockit: " + c.option + ": '" + value + "' is not " + c.what + " (" + c.range +
                            "); see 'sockit " + c.command[0] + " --help'\n");
     }
   }
   // Fractions where seconds are meant, whole numbers elsewhere.
-  Outcome fraction = run({"echo", "tcp://127.0.0.1:0", "--max-conns", "1.5"});
+  Outcome fraction = run_sockit({"echo", "tcp://127.0.0.1:0", "--max-conns", "1.5"});
   EXPECT_EQ(fraction.exit.code, 2) << fraction.err;
-  Outcome zero = run({"echo", "tcp://127.0.0.1:0", "--threads", "0"});
+  Outcome zero = run_sockit({"echo", "tcp://127.0.0.1:0", "--threads", "0"});
   EXPECT_EQ(zero.exit.code, 2) << zero.err;
-  Outcome tiny = run({"connect", "tcp://127.0.0.1:1", "--timeout", "0"});
+  Outcome tiny = run_sockit({"connect", "tcp://127.0.0.1:1", "--timeout", "0"});
   EXPECT_EQ(tiny.exit.code, 2) << tiny.err;
 }
 
@@ -280,35 +267,35 @@ TEST(CliBugs, SelectBackendLowersMaxConnsWithAWarningAndCountsTheExcessAsRefused
 // --- 6. the top level -------------------------------------------------------------------
 
 TEST(CliBugs, VersionHelpAndUnknownCommands) {
-  Outcome version = run({"--version"});
+  Outcome version = run_sockit({"--version"});
   EXPECT_EQ(version.exit.code, 0);
   EXPECT_TRUE(std::regex_match(version.out, std::regex("sockit \\d+\\.\\d+\\.\\d+\n"))) << version.out;
 
-  Outcome unknown = run({"foo"});
+  Outcome unknown = run_sockit({"foo"});
   EXPECT_EQ(unknown.exit.code, 2);
   EXPECT_TRUE(std::regex_match(unknown.err,
                                std::regex("sockit: unknown command 'foo'; the commands are connect, listen, "
                                           "echo(, [a-z-]+)*; see 'sockit --help'\n")))
       << unknown.err;
 
-  Outcome none = run({});
+  Outcome none = run_sockit({});
   EXPECT_EQ(none.exit.code, 2);
   EXPECT_TRUE(std::regex_match(none.err, std::regex("sockit: a command is required: connect, listen, echo(, "
                                                     "[a-z-]+)*; see 'sockit --help'\n")))
       << none.err;
 
-  Outcome help = run({"help"});
+  Outcome help = run_sockit({"help"});
   EXPECT_EQ(help.exit.code, 0) << help.err;
   EXPECT_NE(help.out.find("Usage: sockit"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("echo"), std::string::npos) << help.out;
 
   for (const char* command : {"connect", "listen", "echo"}) {
-    Outcome topic = run({"help", command});
+    Outcome topic = run_sockit({"help", command});
     EXPECT_EQ(topic.exit.code, 0) << command << ": " << topic.err;
     EXPECT_NE(topic.out.find(std::string("Usage: sockit ") + command), std::string::npos) << topic.out;
-    EXPECT_EQ(topic.out, run({command, "--help"}).out) << command;
+    EXPECT_EQ(topic.out, run_sockit({command, "--help"}).out) << command;
   }
-  Outcome bad_topic = run({"help", "foo"});
+  Outcome bad_topic = run_sockit({"help", "foo"});
   EXPECT_EQ(bad_topic.exit.code, 2);
   EXPECT_EQ(bad_topic.err.rfind("sockit: unknown command 'foo'", 0), 0u) << bad_topic.err;
 }
@@ -326,7 +313,7 @@ TEST(CliBugs, UsageErrorsAreOneLineInTheHouseStyle) {
        "--help'\n"},
   };
   for (const auto& [args, expected] : cases) {
-    Outcome o = run(args);
+    Outcome o = run_sockit(args);
     EXPECT_EQ(o.exit.code, 2) << args.front() << ": " << o.exit;
     EXPECT_EQ(o.err, expected);
   }

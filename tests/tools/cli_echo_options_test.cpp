@@ -13,16 +13,9 @@
 namespace sockit::test::cli {
 namespace {
 
-struct Outcome {
-  Exit exit;
-  std::string err;
-};
-
 Outcome run_echo(std::vector<std::string> args) {
-  args.insert(args.begin(), {sockit_bin(), "echo"});
-  Process child(std::move(args));
-  Exit exit = child.finish();
-  return {exit, child.err()};
+  args.insert(args.begin(), "echo");
+  return run_sockit(std::move(args));
 }
 
 TEST(CliEchoOptions, RefusesConnectionOptionsAndFramingForDatagramAddresses) {

@@ -29,12 +29,11 @@ struct Receiver {
 };
 
 Exit send_fd(const std::string& address, const std::vector<std::string>& files, std::string* err = nullptr) {
-  std::vector<std::string> argv = {sockit_bin(), "send-fd", address};
+  std::vector<std::string> argv = {"send-fd", address};
   argv.insert(argv.end(), files.begin(), files.end());
-  Process child(argv);
-  const Exit exit = child.finish();
-  if (err != nullptr) *err = child.err();
-  return exit;
+  Outcome run = run_sockit(std::move(argv));
+  if (err != nullptr) *err = std::move(run.err);
+  return run.exit;
 }
 
 TEST(CliFdPassing, AFileArrivesAndCatCopiesItsContent) {

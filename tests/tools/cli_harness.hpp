@@ -263,6 +263,23 @@ class Process {
   std::string err_;
 };
 
+// What a finished `sockit` run left: how it ended and all it wrote.
+struct Outcome {
+  Exit exit;
+  std::string out;
+  std::string err;
+};
+
+// Runs `sockit ARGS...` with `input` on its stdin (then end of file) and waits for
+// it to end (killed after kWait).
+inline Outcome run_sockit(std::vector<std::string> args, std::string_view input = {}) {
+  args.insert(args.begin(), sockit_bin());
+  Process child(std::move(args));
+  child.send(input);
+  Exit exit = child.finish();
+  return {exit, child.out(), child.err()};
+}
+
 // A `sockit echo ADDR` server, started and its real address learned.
 struct EchoServer {
   explicit EchoServer(const std::string& listen_address, std::vector<std::string> extra = {})

@@ -16,13 +16,12 @@ namespace sockit::test::cli {
 namespace {
 
 Exit probe(const std::vector<std::string>& args, std::string& out, std::string& err) {
-  std::vector<std::string> argv = {sockit_bin(), "probe"};
+  std::vector<std::string> argv = {"probe"};
   argv.insert(argv.end(), args.begin(), args.end());
-  Process child(argv);
-  const Exit exit = child.finish();
-  out = child.out();
-  err = child.err();
-  return exit;
+  Outcome run = run_sockit(std::move(argv));
+  out = std::move(run.out);
+  err = std::move(run.err);
+  return run.exit;
 }
 
 // A TCP port on loopback that nobody listens on (bound, then closed).

@@ -144,13 +144,11 @@ struct Relay {
 
 // Runs `sockit relay` with `args` and expects a usage error naming `why`.
 void expect_usage_error(std::vector<std::string> args, const std::string& why) {
-  std::vector<std::string> argv = {sockit_bin(), "relay"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Process relay(argv);
-  const Exit exit = relay.finish();
-  EXPECT_EQ(exit.code, 2) << exit << "\n" << relay.err();
-  EXPECT_NE(relay.err().find(why), std::string::npos) << relay.err();
-  EXPECT_EQ(relay.err().find("listening on"), std::string::npos) << "it started anyway";
+  args.insert(args.begin(), "relay");
+  const Outcome relay = run_sockit(std::move(args));
+  EXPECT_EQ(relay.exit.code, 2) << relay.exit << "\n" << relay.err;
+  EXPECT_NE(relay.err.find(why), std::string::npos) << relay.err;
+  EXPECT_EQ(relay.err.find("listening on"), std::string::npos) << "it started anyway";
 }
 
 // A number before `label` in the last line starting with `prefix`; -1 if none.

@@ -17,20 +17,6 @@
 namespace sockit::test::cli {
 namespace {
 
-struct Outcome {
-  Exit exit;
-  std::string out;
-  std::string err;
-};
-
-Outcome run(std::vector<std::string> args, const std::string& input = {}) {
-  args.insert(args.begin(), sockit_bin());
-  Process child(std::move(args));
-  if (!input.empty()) child.send(input);
-  Exit exit = child.finish();
-  return {exit, child.out(), child.err()};
-}
-
 TEST(CliRoughEdges, NcHabitsGetTheSockitAddress) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"connect", "127.0.0.1", "8080"}, "sockit: connect takes one address; did you mean tcp://127.0.0.1:8080?\n"},
@@ -42,7 +28,7 @@ TEST(CliRoughEdges, NcHabitsGetTheSockitAddress) {
       {{"connect", "8080"}, "sockit: bad address '8080': no scheme; did you mean tcp://127.0.0.1:8080?\n"},
   };
   for (const auto& [args, expected] : cases) {
-    Outcome o = run(args);
+    Outcome o = run_sockit(args);
     EXPECT_EQ(o.exit.code, 2) << args[1];
     EXPECT_EQ(o.err, expected);
   }
@@ -66,14 +52,14 @@ TEST(CliRoughEdges, AddressErrorsSayWhatIsWrong) {
       {"unix://run/x", "unix:// takes an absolute path (unix:///run/x.sock); a relative one is unix:run/x"},
   };
   for (const auto& [address, why] : cases) {
-    Outcome o = run({"connect", address});
+    Outcome o = run_sockit({"connect", address});
     EXPECT_EQ(o.exit.code, 2) << address;
     EXPECT_EQ(o.err, "sockit: bad address '" + address + "': " + why + "\n");
   }
 }
 
 TEST(CliRoughEdges, UnknownIpv6ScopeInterfaceIsNamed) {
-  Outcome o = run({"connect", "--timeout", "1", "tcp://[fe80::1%sockit-no-such0]:80"});
+  Outcome o = run_sockit({"connect", "--timeout", "1", "tcp://[fe80::1%sockit-no-such0]:80"});
   EXPECT_EQ(o.exit.code, 1);
   EXPECT_EQ(o.err, "sockit: connect tcp://[fe80::1%sockit-no-such0]:80: no network interface named "
                    "'sockit-no-such0' (the scope after '%')\n");
@@ -87,7 +73,7 @@ TEST(CliRoughEdges, RelativeIpcPathsWorkAsInZeroMq) {
   ASSERT_TRUE(address) << server.err();
   EXPECT_EQ(*address, "unix:rel.sock");
   EXPECT_TRUE(std::filesystem::exists(dir.file("rel.sock")));
-  Outcome client = run({"connect", "unix:" + dir.file("rel.sock")}, "over a relative ipc path\n");
+  Outcome client = run_sockit({"connect", "unix:" + dir.file("rel.sock")}, "over a relative ipc path\n");
   EXPECT_EQ(client.exit.code, 0) << client.err;
   EXPECT_EQ(client.out, "over a relative ipc path\n");
   server.signal(SIGINT);
@@ -108,7 +94,7 @@ TEST(CliRoughEdges, StreamClientAtASocketOfAnotherTypeIsToldWhichSchemeToUse) {
       {"unix:@" + name, "the name belongs to a seqpacket socket, not a stream one: use unix-seqpacket:@" + name},
   };
   for (const auto& [address, why] : cases) {
-    Outcome o = run({"connect", address}, "x");
+    Outcome o = run_sockit({"connect", address}, "x");
     EXPECT_EQ(o.exit.code, 1) << address;
     EXPECT_EQ(o.err, "sockit: connect " + address + ": " + why + "\n");
   }
@@ -132,11 +118,11 @@ TEST(CliRoughEdges, OptionsThatDoNotFitTheAddressAreUsageErrors) {
        "datagrams\n"},
   };
   for (const auto& [args, expected] : cases) {
-    Outcome o = run(args);
+    Outcome o = run_sockit(args);
     EXPECT_EQ(o.exit.code, 2) << args[1];
     EXPECT_EQ(o.err, expected);
   }
-  Outcome bad_drain = run({"echo", "--drain", "nan", "tcp://127.0.0.1:0"});
+  Outcome bad_drain = run_sockit({"echo", "--drain", "nan", "tcp://127.0.0.1:0"});
   EXPECT_EQ(bad_drain.exit.code, 2);
   EXPECT_EQ(bad_drain.err,
             "sockit: --drain: 'nan' is not a number of seconds (0 to 3600); see 'sockit echo --help'\n");
@@ -187,14 +173,14 @@ TEST(CliRoughEdges, DatagramClientCountsRepliesAndExpectRepliesFailsWhenOneIsMis
   Process listener({sockit_bin(), "listen", sink});
   ASSERT_TRUE(listener.listening_address()) << listener.err();
   listener.close_stdin();
-  Outcome lost = run({"connect", "-v", "--wait", "0.3", "--expect-replies", sink}, "ping");
+  Outcome lost = run_sockit({"connect", "-v", "--wait", "0.3", "--expect-replies", sink}, "ping");
   EXPECT_EQ(lost.exit.code, 1) << lost.err;
   EXPECT_NE(lost.err.find("sockit: 1 datagram sent, 0 received\n"), std::string::npos) << lost.err;
   EXPECT_NE(lost.err.find("sockit: connect " + sink + ": 1 of 1 replies missing (none for --wait 0.3 s)\n"),
             std::string::npos)
       << lost.err;
   // Without --expect-replies, the same is not an error (a datagram may need no answer).
-  Outcome quiet = run({"connect", "--wait", "0.3", sink}, "ping");
+  Outcome quiet = run_sockit({"connect", "--wait", "0.3", sink}, "ping");
   EXPECT_EQ(quiet.exit.code, 0) << quiet.err;
   listener.signal(SIGINT);
   listener.finish();
@@ -202,7 +188,7 @@ TEST(CliRoughEdges, DatagramClientCountsRepliesAndExpectRepliesFailsWhenOneIsMis
   // An echo answers every datagram: exit 0.
   EchoServer echo("unix-dgram:" + dir.file("echo.sock"));
   ASSERT_FALSE(echo.address.empty());
-  Outcome answered = run({"connect", "-v", "--wait", "0.3", "--expect-replies", echo.address}, "ping");
+  Outcome answered = run_sockit({"connect", "-v", "--wait", "0.3", "--expect-replies", echo.address}, "ping");
   EXPECT_EQ(answered.exit.code, 0) << answered.err;
   EXPECT_EQ(answered.out, "ping");
   EXPECT_NE(answered.err.find("sockit: 1 datagram sent, 1 received\n"), std::string::npos) << answered.err;

@@ -16,21 +16,6 @@
 namespace sockit::test::cli {
 namespace {
 
-struct Outcome {
-  Exit exit;
-  std::string out;
-  std::string err;
-};
-
-// Runs `sockit ARGS...` with `input` on stdin (then EOF) and waits for it.
-Outcome run_sockit(std::vector<std::string> args, std::string_view input = {}) {
-  args.insert(args.begin(), sockit_bin());
-  Process child(std::move(args));
-  child.send(input);
-  Exit exit = child.finish();
-  return {exit, child.out(), child.err()};
-}
-
 // Starts `sockit echo LISTEN`, relays two lines through `sockit connect`, stops the
 // server with SIGINT, and checks every step.
 void expect_round_trip(const std::string& listen_address, std::vector<std::string> connect_options = {}) {

@@ -23,12 +23,6 @@ std::string bind_text(const std::string& written, const Address& server) {
 
 }  // namespace
 
-void add_family_flags(CLI::App& command, ClientSourceArgs& into) {
-  auto* v4 = command.add_flag("-4", into.ipv4, "Use only the IPv4 addresses of a host name");
-  auto* v6 = command.add_flag("-6", into.ipv6, "Use only the IPv6 addresses of a host name");
-  v4->excludes(v6);
-}
-
 void add_bind_option(CLI::App& command, ClientSourceArgs& into) {
   into.bind_option = command.add_option("--bind", into.bind,
                                         "Local address to connect from: HOST, HOST:PORT, [V6]:PORT\n"
@@ -41,13 +35,13 @@ std::optional<ConnectOptions> client_connect_options(std::string_view command, s
   ConnectOptions options;
   const bool given_bind = args.bind_option != nullptr && args.bind_option->count() > 0;
   if (address.is_unix()) {
-    const char* which = args.ipv4 ? "-4" : args.ipv6 ? "-6" : given_bind ? "--bind" : nullptr;
-    if (which == nullptr) return options;
-    usage_error(command, address_text, fmt::format("{} applies to tcp:// and udp:// addresses", which));
+    std::string why = family_misuse(args.family, address);
+    if (why.empty() && given_bind) why = "--bind applies to tcp:// and udp:// addresses";
+    if (why.empty()) return options;
+    usage_error(command, address_text, why);
     return std::nullopt;
   }
-  if (args.ipv4) options.family = AF_INET;
-  if (args.ipv6) options.family = AF_INET6;
+  options.family = args.family.family();
   if (given_bind) {
     auto local = Address::parse(bind_text(args.bind, address));
     if (!local || local->transport() != address.transport()) {

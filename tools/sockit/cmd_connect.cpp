@@ -112,7 +112,7 @@ Command add_connect_command(CLI::App& parent) {
                     "Datagrams: every datagram sent expects one back (an echo, a request/reply\n"
                     "service); exit 1 if fewer came back before --wait ran out");
   add_relay_options(*app, args->relay);
-  add_family_flags(*app, args->source);
+  add_family_flags(*app, args->source.family, FamilyRole::client);
   add_bind_option(*app, args->source);
   add_verbose_flag(*app);
   app->footer(std::string("Stdin goes to the socket, the socket to stdout. At the end of stdin the sending\n"

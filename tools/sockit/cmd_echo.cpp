@@ -20,6 +20,7 @@
 #include "echo_server.hpp"
 #include "echo_stream.hpp"
 #include "errors.hpp"
+#include "family_flags.hpp"
 #include "log.hpp"
 #include "option_checks.hpp"
 #include "signals.hpp"
@@ -52,6 +53,7 @@ struct EchoArgs {
   UnixFileOptions unix_file;
   UnixFileOptionSet unix_file_options;
   double bind_retry_s = kDefaultBindRetrySeconds;
+  FamilyArgs family;
 };
 
 std::string_view signal_name(int signal) {
@@ -132,6 +134,7 @@ int check_datagram_combinations(const EchoArgs& args, const Address& address) {
 
 // Flag combinations CLI11 cannot check by itself; kExitOk if they make sense.
 int check_combinations(const EchoArgs& args, const Address& address) {
+  if (auto why = family_misuse(args.family, address); !why.empty()) return usage_error(args, why);
   // Seqpacket runs on the same Server as streams and takes their options, but each
   // record is one message: a framing would have nothing to do, and --max-frame
   // bounds a record.
@@ -154,6 +157,7 @@ net::ServerOptions server_options(const EchoArgs& args) {
   options.max_connections_per_peer = args.max_connections_per_peer;
   options.idle_timeout = to_ms(args.idle_timeout_s);
   options.listen.unix_file = args.unix_file;
+  options.listen.family = args.family.family();
   options.listen.bind_retry_for = bind_retry_duration(args.bind_retry_s);
   net::Framing& framing = options.connection.framing;
   if (args.framing == "length") framing = net::Framing::length_prefix();
@@ -230,7 +234,8 @@ int run_datagram_echo(const EchoArgs& args, const Address& address, int signal_f
       .threads = args.threads,
       .max_datagram_size = args.max_frame > 0 ? args.max_frame : kDefaultMaxDatagram,
       .unix_file = args.unix_file,
-      .bind_retry_for = bind_retry_duration(args.bind_retry_s)};
+      .bind_retry_for = bind_retry_duration(args.bind_retry_s),
+      .family = args.family.family()};
   auto echo = DatagramEcho::start(address, options);
   if (!echo) {
     print_error("echo", args.address, echo.error());
@@ -316,6 +321,7 @@ Command add_echo_command(CLI::App& parent) {
                       "udp://, unix-dgram: the largest datagram echoed (default 64 KiB, at most 16 MiB);\n"
                       "a larger one is counted as truncated and not echoed")
           ->transform(whole_in(1, 0xffffffff, "a size in bytes"));
+  add_family_flags(*app, args->family, FamilyRole::server);
   args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_bind_retry_option(*app, args->bind_retry_s);
   add_verbose_flag(*app);
@@ -346,9 +352,8 @@ Command add_echo_command(CLI::App& parent) {
                   "default; a larger one is counted as truncated, not echoed); the connection\n"
                   "options and --framing are refused (exit 2). A reply that cannot go at once (its\n"
                   "sender is gone or does not read) is dropped and counted; the echo goes on.\n"
-                  "Their summary line counts datagrams, then the backend, truncated and dropped.\n"
-                  "\n") +
-      kUnixFileHelp +
+                  "Their summary line counts datagrams, then the backend, truncated and dropped.\n") +
+      kServerFamilyHelp + std::string("\n") + kUnixFileHelp +
       std::string("\n"
                   "Examples:\n"
                   "  sockit echo unix:/tmp/echo.sock\n"
@@ -356,6 +361,7 @@ Command add_echo_command(CLI::App& parent) {
                   "  sockit echo tcp://:7000 --backend epoll --threads 2 --stats-interval 5\n"
                   "  sockit echo unix:/tmp/lines.sock --framing line --max-frame 4096 --idle-timeout 30\n"
                   "  sockit echo udp://[::1]:9000\n"
+                  "  sockit echo -6 tcp://localhost:7000     # localhost's IPv6 address, [::1]:7000\n"
                   "  sockit echo udp://127.0.0.1:9000 --backend epoll --threads 2 --stats-interval 5\n"
                   "  sockit echo unix-dgram:/tmp/dgram.sock --max-frame 200000\n"
                   "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10 --backend io_uring\n"

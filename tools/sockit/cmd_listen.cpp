@@ -16,6 +16,7 @@
 #include "datagram_relay.hpp"
 #include "errors.hpp"
 #include "exec_session.hpp"
+#include "family_flags.hpp"
 #include "keep_server.hpp"
 #include "log.hpp"
 #include "pump.hpp"
@@ -38,6 +39,7 @@ struct ListenArgs {
   RelayArgs relay;
   UnixFileOptions unix_file;
   UnixFileOptionSet unix_file_options;
+  FamilyArgs family;
 };
 
 // Waits in poll(2) for a pending connection (true) or a stop signal (false).
@@ -56,7 +58,7 @@ Result<bool> wait_for_connection(const Listener& listener, int signal_fd) {
 int serve_datagrams(const Address& address, const ListenArgs& args, const SessionOptions& options,
                     int signal_fd) {
   const std::string& text = args.address;
-  auto socket = DatagramSocket::bind(address, {.unix_file = args.unix_file});
+  auto socket = DatagramSocket::bind(address, {.unix_file = args.unix_file, .family = args.family.family()});
   if (!socket) {
     print_error("listen", text, socket.error());
     return kExitFailure;
@@ -103,6 +105,9 @@ int serve_one(Listener& listener, const ListenArgs& args, const SessionOptions& 
 }
 
 int check_listen_options(const ListenArgs& args, const Address& address) {
+  if (auto why = family_misuse(args.family, address); !why.empty()) {
+    return usage_error("listen", args.address, why);
+  }
   if (int status = check_relay_options(args.relay, "listen", args.address, address.is_datagram());
       status != kExitOk) {
     return status;
@@ -134,7 +139,7 @@ int run_listen(const ListenArgs& args) {
   }
   if (address->is_datagram()) return serve_datagrams(*address, args, options, signals->get());
 
-  auto listener = listen(*address, {.unix_file = args.unix_file});
+  auto listener = listen(*address, {.family = args.family.family(), .unix_file = args.unix_file});
   if (!listener) {
     print_error("listen", args.address, listener.error());
     return kExitFailure;
@@ -159,6 +164,7 @@ Command add_listen_command(CLI::App& parent) {
                       "With --keep: clients at once (default 16); more are accepted and closed at once")
           ->check(CLI::Range(std::size_t{1}, kMaxConnectionsCeiling));
   add_relay_options(*app, args->relay);
+  add_family_flags(*app, args->family, FamilyRole::server);
   args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
   app->footer(
@@ -179,9 +185,8 @@ Command add_listen_command(CLI::App& parent) {
                   "SIGINT/SIGTERM stop it cleanly (exit 0), end --exec commands (SIGTERM, 2 s,\n"
                   "SIGKILL) and remove the Unix socket file.\n"
                   "With -v each connection is reported; on Unix sockets with the peer's pid, uid\n"
-                  "and gid as the kernel saw them at connect (SO_PEERCRED).\n"
-                  "\n") +
-      kUnixFileHelp +
+                  "and gid as the kernel saw them at connect (SO_PEERCRED).\n") +
+      kServerFamilyHelp + std::string("\n") + kUnixFileHelp +
       std::string("\n"
                   "Examples:\n"
                   "  sockit listen unix:/tmp/demo.sock > received.bin\n"
@@ -191,6 +196,7 @@ Command add_listen_command(CLI::App& parent) {
                   "  sockit listen --keep -v --exec 'echo \"hello $SOCKIT_PEER\"' unix:/tmp/greet.sock\n"
                   "  sockit listen --hex --idle-timeout 30 tcp://127.0.0.1:8080\n"
                   "  sockit listen udp://127.0.0.1:9000\n"
+                  "  sockit listen -6 tcp://localhost:8080      # [::1]:8080 where localhost is both\n"
                   "  sockit listen unix:/run/demo/app.sock --create-parent --mode 660 --group www-data -v\n"
                   "\n") +
       kAddressHelp);

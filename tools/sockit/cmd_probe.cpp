@@ -140,7 +140,7 @@ Command add_probe_command(CLI::App& parent) {
   app->add_option("ADDR", args->addresses, "Addresses to probe")->required();
   app->add_option("--timeout", args->timeout_seconds, "Seconds to wait for each address (default 5)")
       ->transform(seconds_in(0.001, 3600));
-  add_family_flags(*app, args->source);
+  add_family_flags(*app, args->source.family, FamilyRole::client);
   add_verbose_flag(*app);
   app->footer(std::string("Connects to each ADDR in turn, closes at once, and prints one line per address on\n"
                           "stdout:\n"

@@ -16,6 +16,7 @@
 #include "bind_retry_option.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
+#include "family_flags.hpp"
 #include "log.hpp"
 #include "option_checks.hpp"
 #include "relay_datagram.hpp"
@@ -54,6 +55,12 @@ struct RelayArgs {
   CLI::Option* seed_option = nullptr;
   CLI::Option* reset_option = nullptr;
   CLI::Option* stall_option = nullptr;
+  FamilyArgs family;  // -4/-6: both sides
+
+  // The family for `side`'s socket: Unix sides take none (the library refuses one).
+  [[nodiscard]] int family_for(const Address& side) const {
+    return side.is_unix() ? AF_UNSPEC : family.family();
+  }
 };
 
 // "5", "5%" or "0.5%": a percentage, as a probability.
@@ -106,8 +113,21 @@ FaultOptions fault_options(const RelayArgs& args) {
           .seed = args.seed};
 }
 
+// -4/-6 apply to every IP side; they need one, and fit none that is a literal of
+// the other family.
+int check_family(const RelayArgs& args, const Address& from, const Address& to) {
+  if (!args.family.given()) return kExitOk;
+  if (from.is_unix() && to.is_unix()) return usage_error(args, family_misuse(args.family, from));
+  for (const Address* side : {&from, &to}) {
+    if (side->is_unix()) continue;
+    if (auto why = family_misuse(args.family, *side); !why.empty()) return usage_error(args, why);
+  }
+  return kExitOk;
+}
+
 int check_combinations(const RelayArgs& args, const Address& from, const Address& to) {
   if (auto why = args.unix_file_options.misuse(from); !why.empty()) return usage_error(args, why);
+  if (const int status = check_family(args, from, to); status != kExitOk) return status;
   if (from.is_datagram() != to.is_datagram()) {
     return usage_error(args, "FROM and TO must both be datagram addresses (udp://, unix-dgram:) or both "
                              "connection addresses (tcp://, unix:, unix-seqpacket:)");
@@ -134,7 +154,7 @@ int check_combinations(const RelayArgs& args, const Address& from, const Address
 // Host names are looked up here, once: the loops must never block in getaddrinfo.
 std::optional<Address> resolved(const RelayArgs& args, const Address& to) {
   if (to.is_unix()) return to;
-  auto endpoints = to.resolve();
+  auto endpoints = to.resolve(args.family_for(to));
   if (!endpoints || endpoints->empty()) {
     print_error("relay", args.to, endpoints ? std::make_error_code(std::errc::host_unreachable)
                                             : endpoints.error());
@@ -180,6 +200,7 @@ int run_stream_relay(const RelayArgs& args, const Address& from, const Address& 
   options.server.max_connections = args.max_connections;
   options.server.listen.bind_retry_for = bind_retry_duration(args.bind_retry_s);
   options.server.listen.unix_file = args.unix_file;
+  options.server.listen.family = args.family_for(from);
   auto relay = StreamRelay::start(from, std::move(options));
   if (!relay) {
     print_error("relay", args.from, relay.error());
@@ -230,7 +251,9 @@ int run_datagram_relay(const RelayArgs& args, const Address& from, const Address
   auto relay = DatagramRelay::create(
       **loop, from,
       {.to = to,
-       .bind = {.unix_file = args.unix_file, .bind_retry_for = bind_retry_duration(args.bind_retry_s)},
+       .bind = {.unix_file = args.unix_file,
+                .bind_retry_for = bind_retry_duration(args.bind_retry_s),
+                .family = args.family_for(from)},
        .faults = fault_options(args),
        .max_clients = args.max_clients,
        .idle_timeout = s_to_ms(args.idle_timeout_s)});
@@ -324,6 +347,7 @@ Command add_relay_command(CLI::App& parent) {
                            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
   args->stream_only.push_back(args->reset_option);
   args->stream_only.push_back(args->stall_option);
+  add_family_flags(*app, args->family, FamilyRole::relay);
   add_bind_retry_option(*app, args->bind_retry_s);
   args->unix_file_options = add_unix_file_options(*app, args->unix_file);
   add_verbose_flag(*app);
@@ -346,12 +370,17 @@ Command add_relay_command(CLI::App& parent) {
           "direction of each client draws from its own generator seeded from --seed.\n"
           "Prints 'sockit: listening on ADDR' once bound; SIGINT/SIGTERM print one stats\n"
           "line and exit 0 (open clients get 2 s to finish).\n"
+          "-4/-6 pick the IPv4 or IPv6 address of a host name that has both, on every IP side:\n"
+          "FROM is bound to it, TO is reached at it (an empty host: 127.0.0.1 or [::1]). A name\n"
+          "with none of that family is exit 1; no IP side, or an IP address of the other\n"
+          "family, exit 2.\n"
           "\n"
           "Examples:\n"
           "  sockit relay tcp://:8080 unix:/run/app.sock          # expose a Unix service on TCP\n"
           "  sockit relay unix:/tmp/db.sock tcp://db.internal:5432 # and the reverse\n"
           "  sockit relay tcp://:9000 tcp://127.0.0.1:8000 --delay 50 --jitter 10 --rate 2\n"
           "  sockit relay tcp://:9000 tcp://127.0.0.1:8000 --reset-after 100000 -v\n"
+          "  sockit relay -6 tcp://localhost:8080 tcp://localhost:80     # [::1]:8080 to [::1]:80\n"
           "  sockit relay udp://:5353 udp://127.0.0.1:53 --loss 5% --loss-burst 3 --seed 1\n"
           "  sockit relay udp://:7000 unix-dgram:/tmp/svc.sock --reorder 10 --duplicate 1\n"
           "\n") +

@@ -120,7 +120,8 @@ Status DatagramEcho::add_worker(const Address& bind_address, bool share_port,
   const bool first = workers_.empty();
   auto socket = DatagramSocket::bind(bind_address, {.unix_file = options.unix_file,
                                                     .reuse_port = share_port && !first,
-                                                    .bind_retry_for = options.bind_retry_for});
+                                                    .bind_retry_for = options.bind_retry_for,
+                                                    .family = options.family});
   if (!socket) return fail(socket.error());
   if (share_port && first) {
     if (auto s = socket->set_reuse_port(true); !s) return fail(s.error());

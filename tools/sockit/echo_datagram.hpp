@@ -22,6 +22,8 @@
 // endpoint cannot survive (a bug, not a client) ends it, as a failure.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -49,6 +51,7 @@ struct DatagramEchoOptions {
   std::size_t max_datagram_size = kDefaultMaxDatagram;
   UnixFileOptions unix_file{};  // a unix-dgram: path's socket file
   std::chrono::milliseconds bind_retry_for{0};  // --bind-retry (see bind_retry_option.hpp)
+  int family = AF_UNSPEC;                        // -4/-6 (see family_flags.hpp)
 };
 
 struct DatagramEchoStats {
