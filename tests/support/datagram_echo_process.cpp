@@ -1,6 +1,5 @@
 #include "support/datagram_echo_process.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -11,18 +10,6 @@
 
 namespace sockit::test {
 namespace {
-
-// The same settings as `sockit echo` for datagrams (tools/sockit/echo_datagram.cpp).
-net::DatagramEndpointOptions echo_options(std::size_t max_datagram) {
-  constexpr std::size_t kReceiveBudget = 2u << 20;
-  net::DatagramEndpointOptions options;
-  options.max_datagram_size = max_datagram;
-  options.receive_batch =
-      static_cast<unsigned>(std::clamp<std::size_t>(kReceiveBudget / max_datagram, 1, options.receive_batch));
-  options.max_queued_bytes = std::max(options.max_queued_bytes, 2 * max_datagram);
-  options.drop_when_blocked = true;
-  return options;
-}
 
 // The child's echo: the loop on its thread, the endpoint and the counters on it.
 // Destroyed in the child's main thread after stop(): the endpoint before the loop.
@@ -69,7 +56,7 @@ std::expected<ChildService, std::string> start_echo(const Address& address, cons
   echo->loop = std::move(*loop);
   auto socket = DatagramSocket::bind(address);
   if (!socket) return std::unexpected("bind: " + socket.error().message());
-  auto endpoint = net::DatagramEndpoint::create(*echo->loop, std::move(*socket), echo_options(max_datagram));
+  auto endpoint = net::DatagramEndpoint::create(*echo->loop, std::move(*socket), net::server_endpoint_options(max_datagram));
   if (!endpoint) return std::unexpected("endpoint: " + endpoint.error().message());
   echo->endpoint = std::move(*endpoint);
   auto local = echo->endpoint->local_address();

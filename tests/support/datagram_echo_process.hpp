@@ -4,11 +4,10 @@
 // counters, stop — is ServiceProcess's (support/service_process.hpp).
 //
 // The echo is the one `sockit echo udp://...` runs (tools/sockit/echo_datagram.cpp),
-// with the same endpoint settings: max_datagram_size as given, receive memory 2 MiB
-// at most, a reply queue that takes at least two of the largest datagram, and
-// drop_when_blocked (a reply the kernel will not take now is dropped and counted,
-// never waited for: a peer that does not read must not hold up the others). A
-// datagram from an unbound Unix socket has no address to answer and is counted.
+// on the same endpoint settings (net::server_endpoint_options: receive memory 2 MiB
+// at most, a reply queue that takes two of the largest datagram, and a reply the
+// kernel will not take now dropped and counted, never waited for). A datagram from
+// an unbound Unix socket has no address to answer and is counted.
 // Its loop runs on a thread of its own in the child; the counters are read there.
 #pragma once
 
