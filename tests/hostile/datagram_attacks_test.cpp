@@ -33,8 +33,17 @@ using Clock = std::chrono::steady_clock;
 
 // Memory a datagram echo may grow by under any of these attacks: its receive
 // buffers (2 MiB, allocated at start but touched only as datagrams arrive), a full
-// reply queue (4 MiB) and the allocator's slack around them.
+// reply queue (4 MiB) and the allocator's slack around them. Under ASan freed
+// memory waits in a quarantine (256 MiB by default, which CI keeps) before it is
+// reused, so RSS grows with every byte the server ever allocated, and the echo
+// allocates a copy of each reply it queues (measured: +37..74 MiB over the flood;
+// +4 MiB with the quarantine at 1 MiB). There the bound is this plus the
+// quarantine: the release run is where it bites.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::int64_t kDatagramRssBoundKib = (16 << 10) + (256 << 10);
+#else
 constexpr std::int64_t kDatagramRssBoundKib = 16 << 10;
+#endif
 
 // Every datagram the echo received was answered or counted as dropped, and nothing waits.
 bool settled(const DatagramEchoStats& s) {
@@ -123,13 +132,16 @@ TEST_P(Hostile, AUdpFloodFromManySourcePortsKeepsTheServerBoundedAndTheGoodClien
   EXPECT_TRUE(settled(*stats)) << stats->endpoint.datagrams_in << " in, " << stats->endpoint.datagrams_out
                                << " out, " << stats->endpoint.dropped << " dropped";
   EXPECT_EQ(stats->endpoint.truncated, 0u);
-  EXPECT_LE(stats->endpoint.datagrams_in, sent.load() + 20000) << "more received than sent";
   const std::string load = std::to_string(kSockets) + " UDP sockets flooding for 2 s: " +
                            std::to_string(sent.load()) + " datagrams sent, " +
                            std::to_string(stats->endpoint.datagrams_in) + " received by the server (the rest " +
                            "dropped by the kernel), " + std::to_string(stats->endpoint.dropped) +
                            " replies dropped by it; " + std::to_string(during) + " round trips during the flood";
-  conclude(load, kDatagramRssBoundKib, 0, started, measured, good);
+  const WellBehavedResult served = conclude(load, kDatagramRssBoundKib, 0, started, measured, good);
+  // The flood's datagrams and the good client's requests (each sent once, plus its
+  // resends, plus one perhaps in flight when it stopped), and no more.
+  EXPECT_LE(stats->endpoint.datagrams_in, sent.load() + served.round_trips + served.resends.value_or(0) + 1)
+      << "more received than sent";
   EXPECT_EQ(server->stop(), 0);
 }
 
