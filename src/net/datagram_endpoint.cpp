@@ -37,6 +37,17 @@ bool survivable_receive_error(const std::error_code& ec) {
 
 }  // namespace
 
+DatagramEndpointOptions server_endpoint_options(std::size_t max_datagram_size) {
+  DatagramEndpointOptions options;
+  const std::size_t receive_budget = options.receive_batch * options.max_datagram_size;
+  options.max_datagram_size = std::max<std::size_t>(max_datagram_size, 1);
+  options.receive_batch = static_cast<unsigned>(
+      std::clamp<std::size_t>(receive_budget / options.max_datagram_size, 1, options.receive_batch));
+  options.max_queued_bytes = std::max(options.max_queued_bytes, 2 * options.max_datagram_size);
+  options.drop_when_blocked = true;
+  return options;
+}
+
 // Receive batch memory: one buffer, header, iovec and sender slot per datagram,
 // sized by start(). Send batch memory, rebuilt for each sendmmsg.
 struct DatagramEndpoint::Batch {

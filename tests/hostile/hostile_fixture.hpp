@@ -1,7 +1,9 @@
 // The fixture of the hostile-client battery (issue 11): each case runs once per
-// backend against a net::Server alone in a child process (support/server_process),
-// with a well-behaved client served beside the attack (support/well_behaved_client)
-// and the server's memory and descriptors measured from outside (support/battery).
+// backend against a net::Server (support/server_process) or a datagram echo
+// (support/datagram_echo_process) alone in a child process, with a well-behaved
+// client served beside the attack (support/well_behaved_client, and its datagram
+// sibling) and the server's memory and descriptors measured from outside
+// (support/battery).
 //
 // The figures of every case go to one "HOSTILE|..." line on stdout (and a test
 // property): docs/RELIABILITY.md is filled from them.
@@ -17,9 +19,11 @@
 #include "support/temp_dir.hpp"
 #include "sockit/sockit.hpp"
 #include "support/battery.hpp"
+#include "support/datagram_echo_process.hpp"
 #include "support/loop_helpers.hpp"
 #include "support/server_process.hpp"
 #include "support/well_behaved_client.hpp"
+#include "support/well_behaved_datagram_client.hpp"
 
 namespace sockit::test {
 
@@ -46,12 +50,26 @@ class Hostile : public ::testing::TestWithParam<std::string> {
     return server;
   }
 
+  // A started datagram echo in its child process, or nullptr after recording why not.
+  std::unique_ptr<DatagramEchoProcess> serve_datagrams(const std::string& address,
+                                                       std::size_t max_datagram_size = 64 * 1024) {
+    auto parsed = Address::parse(address);
+    EXPECT_TRUE(parsed) << address;
+    if (!parsed) return nullptr;
+    auto server = std::make_unique<DatagramEchoProcess>(*parsed, GetParam(), max_datagram_size);
+    if (!server->started()) {
+      ADD_FAILURE() << "the datagram echo did not start: " << server->error();
+      return nullptr;
+    }
+    return server;
+  }
+
   // The case's figures, checked and reported: `load` applied since `started`, RSS
   // growth bound in KiB, peak descriptors allowed above the baseline. Returns the
   // well-behaved client's tally (it has stopped).
   WellBehavedResult conclude(std::string load, std::int64_t rss_bound_kib, int fd_bound,
                 std::chrono::steady_clock::time_point started, const Measurement& measured,
-                WellBehavedClient& client) {
+                RoundTripClient& client) {
     CaseFigures figures;
     figures.load = std::move(load);
     figures.rss_bound_kib = rss_bound_kib;

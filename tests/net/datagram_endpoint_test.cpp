@@ -419,6 +419,27 @@ TEST_P(DatagramEndpointOn, AStreamSocketIsRefused) {
   EXPECT_EQ(wrong.error(), errc::wrong_transport);
 }
 
+// What sockit echo and the hostile battery's datagram echo run on.
+TEST(ServerEndpointOptions, KeepReceiveMemoryNearTwoMiBAndRoomForTwoOfTheLargestReply) {
+  const DatagramEndpointOptions defaults;
+  const auto standard = server_endpoint_options(64 * 1024);
+  EXPECT_EQ(standard.max_datagram_size, 64u * 1024);
+  EXPECT_EQ(standard.receive_batch, defaults.receive_batch) << "64 KiB: the default 32 x 64 KiB";
+  EXPECT_EQ(standard.max_queued_bytes, defaults.max_queued_bytes);
+  EXPECT_TRUE(standard.drop_when_blocked) << "a peer that does not read must not hold up the others";
+
+  const auto small = server_endpoint_options(512);
+  EXPECT_EQ(small.receive_batch, defaults.receive_batch) << "never more per call than the default";
+
+  const auto large = server_endpoint_options(1024 * 1024);
+  EXPECT_EQ(large.receive_batch, 2u) << "2 MiB of receive memory: two 1 MiB datagrams per call";
+  const auto huge = server_endpoint_options(16u << 20);
+  EXPECT_EQ(huge.receive_batch, 1u) << "never fewer than one";
+  EXPECT_EQ(huge.max_queued_bytes, 32u << 20) << "two of the largest fit the reply queue";
+
+  EXPECT_EQ(server_endpoint_options(0).max_datagram_size, 1u) << "no zero-sized receive buffer";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DatagramEndpointOn, ::testing::ValuesIn(test::backends_under_test()),
                          test::backend_param_name);
 

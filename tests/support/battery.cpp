@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <string>
 
 namespace sockit::test {
 
@@ -45,15 +46,18 @@ Measurement::Held Measurement::held() const {
 }
 
 void report_case(const CaseFigures& f) {
+  // A datagram client's resends go with what it was served (see well_behaved_datagram_client.hpp).
+  const std::string resends =
+      f.client.resends ? ", " + std::to_string(*f.client.resends) + " requests resent" : std::string();
   char line[1024];
   std::snprintf(line, sizeof line,
                 "HOSTILE|%s|%s|%s|%lld ms|rss +%lld KiB (bound %lld)|vm peak +%lld KiB|fds %d->%d (bound +%d)|"
-                "served %d round trips, %llu bytes verified, slowest %lld ms|lost %llu",
+                "served %d round trips, %llu bytes verified, slowest %lld ms%s|lost %llu",
                 f.name.c_str(), f.backend.c_str(), f.load.c_str(), static_cast<long long>(f.duration.count()),
                 static_cast<long long>(f.held.rss_growth_kib), static_cast<long long>(f.rss_bound_kib),
                 static_cast<long long>(f.held.address_space_growth_kib), f.held.baseline_fds, f.held.peak_fds,
                 f.fd_bound, f.client.round_trips, static_cast<unsigned long long>(f.client.bytes_verified),
-                static_cast<long long>(f.client.slowest.count() / 1000),
+                static_cast<long long>(f.client.slowest.count() / 1000), resends.c_str(),
                 static_cast<unsigned long long>(f.client.bytes_lost));
   std::printf("%s\n", line);
   std::fflush(stdout);

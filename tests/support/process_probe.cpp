@@ -6,16 +6,20 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 namespace sockit::test {
 
-int open_fd_count_of(pid_t pid) {
+int open_fd_count_of(pid_t pid, int from) {
   std::error_code ec;
   int n = 0;
   auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
   if (ec) return -1;
-  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++n;
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (from == 0 || std::stoi(it->path().filename().string()) >= from) ++n;
+  }
   return n;
 }
 
@@ -58,6 +62,21 @@ std::optional<ProcessMemory> memory_of(pid_t pid) {
   }
   if (found != 4) return std::nullopt;
   return m;
+}
+
+long cpu_ticks_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto name_end = text.rfind(')');  // the command name may hold spaces and parentheses
+  if (name_end == std::string::npos || name_end + 2 > text.size()) return -1;
+  std::istringstream rest(text.substr(name_end + 2));  // from field 3, the state
+  std::string field;
+  long utime = -1, stime = -1;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime < 0 || stime < 0 ? -1 : utime + stime;
 }
 
 bool reset_peak_rss(pid_t pid) {

@@ -13,8 +13,9 @@
 
 namespace sockit::test {
 
-// Entries in /proc/PID/fd; -1 if the process cannot be read.
-int open_fd_count_of(pid_t pid);
+// Entries in /proc/PID/fd (those numbered `from` or more); -1 if the process
+// cannot be read.
+int open_fd_count_of(pid_t pid, int from = 0);
 
 // Waits (every 5 ms, `limit` at most) until PID has at most `n` descriptors open.
 bool fd_count_falls_to(pid_t pid, int n, std::chrono::milliseconds limit = std::chrono::seconds(10));
@@ -27,6 +28,12 @@ struct ProcessMemory {
   std::int64_t peak_size_kib = 0;  // VmPeak
 };
 std::optional<ProcessMemory> memory_of(pid_t pid);
+
+// CPU time the process has used (utime + stime, /proc/PID/stat), in clock ticks
+// (sysconf(_SC_CLK_TCK) a second); -1 if the process cannot be read. The
+// difference over a window bounds a spin: a loop that never waits uses the whole
+// window, a waiting one almost none of it.
+long cpu_ticks_of(pid_t pid);
 
 // Makes VmHWM start again from the current VmRSS (/proc/PID/clear_refs, "5").
 bool reset_peak_rss(pid_t pid);

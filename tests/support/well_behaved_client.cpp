@@ -12,45 +12,65 @@ namespace sockit::test {
 
 using namespace std::chrono_literals;
 
-WellBehavedClient::WellBehavedClient(const Address& server, WellBehavedOptions options) : options_(options) {
-  thread_ = std::thread([this, server] { run(server); });
+// --- RoundTripClient ----------------------------------------------------------------
+
+RoundTripClient::~RoundTripClient() { (void)finish(); }
+
+void RoundTripClient::start(std::function<void()> body) {
+  thread_ = std::thread([this, body = std::move(body)] {
+    body();
+    const std::lock_guard lock(mutex_);
+    stopped_ = true;
+    progress_.notify_all();
+  });
 }
 
-WellBehavedClient::~WellBehavedClient() { (void)finish(); }
-
-WellBehavedResult WellBehavedClient::finish() {
+WellBehavedResult RoundTripClient::finish() {
   if (!finished_) {
     finished_ = true;
     stop_after_ = done_.load() + 2;  // the one under way may have begun before
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   return result_;
 }
 
-bool WellBehavedClient::wait_for_round_trips(int n, std::chrono::milliseconds limit) {
+bool RoundTripClient::wait_for_round_trips(int n, std::chrono::milliseconds limit) {
   std::unique_lock lock(mutex_);
   return progress_.wait_for(lock, limit, [&] { return done_.load() >= n || stopped_; }) && done_.load() >= n;
 }
 
-void WellBehavedClient::run(const Address& server) {
-  run_round_trips(server);
-  const std::lock_guard lock(mutex_);
-  stopped_ = true;
+bool RoundTripClient::keep_going(int i, int max_round_trips) const {
+  const int stop_after = stop_after_.load();
+  return i < max_round_trips && (stop_after < 0 || i < stop_after);
+}
+
+void RoundTripClient::counted() {
+  {
+    const std::lock_guard lock(mutex_);
+    done_.store(result_.round_trips);
+  }
   progress_.notify_all();
 }
 
+// --- WellBehavedClient --------------------------------------------------------------
+
+WellBehavedClient::WellBehavedClient(const Address& server, WellBehavedOptions options) : options_(options) {
+  start([this, server] { run_round_trips(server); });
+}
+
+WellBehavedClient::~WellBehavedClient() { (void)finish(); }
+
 void WellBehavedClient::run_round_trips(const Address& server) {
+  WellBehavedResult& result = this->result();
   auto socket = connect(server, options_.deadline);
   if (!socket) {
-    result_.error = "connect: " + socket.error().message();
+    result.error = "connect: " + socket.error().message();
     return;
   }
   std::mt19937_64 rng(options_.seed);
   std::uniform_int_distribution<std::size_t> size(1, 2048);
   std::vector<std::byte> back;
-  for (int i = 0; i < options_.max_round_trips; ++i) {
-    const int stop_after = stop_after_.load();
-    if (stop_after >= 0 && i >= stop_after) break;
+  for (int i = 0; keep_going(i, options_.max_round_trips); ++i) {
     net::Buffer wire;
     auto payload = random_bytes(size(rng), rng());
     if (options_.framing.kind == net::Framing::Kind::line) {
@@ -59,37 +79,33 @@ void WellBehavedClient::run_round_trips(const Address& server) {
     if (options_.framing.kind == net::Framing::Kind::raw) {
       wire.append(payload);
     } else if (!net::encode(options_.framing, payload, wire)) {
-      result_.error = "encode";
+      result.error = "encode";
       return;
     }
     const auto began = std::chrono::steady_clock::now();
     const Deadline deadline(options_.deadline);
     const std::string which = "round trip " + std::to_string(i) + ": ";
     if (auto sent = socket->send_all(wire.readable(), deadline); !sent) {
-      result_.error = which + "send: " + sent.error().message();
-      result_.bytes_lost += wire.size();
+      result.error = which + "send: " + sent.error().message();
+      result.bytes_lost += wire.size();
       return;
     }
     back.assign(wire.size(), std::byte{0});
     if (auto got = socket->recv_exact(back, deadline); !got) {
-      result_.error = which + "receive: " + got.error().message();
-      result_.bytes_lost += wire.size();
+      result.error = which + "receive: " + got.error().message();
+      result.bytes_lost += wire.size();
       return;
     }
     if (!std::equal(back.begin(), back.end(), wire.readable().begin())) {
-      result_.error = which + "the echo differs";
-      result_.bytes_lost += wire.size();
+      result.error = which + "the echo differs";
+      result.bytes_lost += wire.size();
       return;
     }
-    result_.slowest = std::max(result_.slowest, std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::steady_clock::now() - began));
-    result_.bytes_verified += wire.size();
-    ++result_.round_trips;
-    {
-      const std::lock_guard lock(mutex_);
-      done_.store(result_.round_trips);
-    }
-    progress_.notify_all();
+    result.slowest = std::max(result.slowest, std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - began));
+    result.bytes_verified += wire.size();
+    ++result.round_trips;
+    counted();
     std::this_thread::sleep_for(options_.pause);
   }
 }

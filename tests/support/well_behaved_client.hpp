@@ -7,6 +7,8 @@
 // with a deadline, and checks every byte that comes back. It stops at the first
 // failure, at max_round_trips, or when finish() asks — after one more round trip
 // begun after the request, so that service after the attack is shown too.
+// (WellBehavedDatagramClient, support/well_behaved_datagram_client.hpp, is its
+// datagram sibling; RoundTripClient is what the two share.)
 //
 // It is written on sockit's blocking StreamSocket (no EventLoop), so the loop
 // under test cannot hide its own bug in the client.
@@ -17,6 +19,8 @@
 #include <mutex>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -39,16 +43,18 @@ struct WellBehavedResult {
   std::uint64_t bytes_verified = 0;
   std::uint64_t bytes_lost = 0;  // sent but not echoed intact (0 unless error is set)
   std::chrono::microseconds slowest{0};
+  // Datagram clients only: requests sent again because no reply came in time.
+  std::optional<int> resends;
   std::string error;  // empty: every round trip succeeded by its deadline
 };
 
-class WellBehavedClient {
+// The thread, progress and stop of a well-behaved client, whatever it speaks. A
+// derived client calls start() with its round trips at the end of its constructor
+// and finish() first thing in its destructor (its members die before this part).
+class RoundTripClient {
  public:
-  // Connects (within `deadline`) and starts the round trips.
-  WellBehavedClient(const Address& server, WellBehavedOptions options = {});
-  ~WellBehavedClient();  // finish() if not yet done
-  WellBehavedClient(const WellBehavedClient&) = delete;
-  WellBehavedClient& operator=(const WellBehavedClient&) = delete;
+  RoundTripClient(const RoundTripClient&) = delete;
+  RoundTripClient& operator=(const RoundTripClient&) = delete;
 
   [[nodiscard]] int round_trips() const { return done_.load(); }
   // Waits (at most `limit`) until `n` round trips are done; false if the client
@@ -57,11 +63,18 @@ class WellBehavedClient {
   // Stops after one more round trip (begun after this call) and returns the tally.
   WellBehavedResult finish();
 
- private:
-  void run(const Address& server);
-  void run_round_trips(const Address& server);
+ protected:
+  RoundTripClient() = default;
+  ~RoundTripClient();
 
-  WellBehavedOptions options_;
+  // Runs `body` on the client's thread. The body makes round trip i while
+  // keep_going(i), fills result(), and calls counted() after each verified one.
+  void start(std::function<void()> body);
+  [[nodiscard]] bool keep_going(int i, int max_round_trips) const;
+  void counted();
+  WellBehavedResult& result() { return result_; }
+
+ private:
   std::atomic<int> done_{0};
   std::mutex mutex_;  // with progress_: wakes wait_for_round_trips
   std::condition_variable progress_;
@@ -70,6 +83,18 @@ class WellBehavedClient {
   WellBehavedResult result_;
   std::thread thread_;
   bool finished_ = false;
+};
+
+class WellBehavedClient : public RoundTripClient {
+ public:
+  // Connects (within `deadline`) and starts the round trips.
+  WellBehavedClient(const Address& server, WellBehavedOptions options = {});
+  ~WellBehavedClient();  // finish() if not yet done
+
+ private:
+  void run_round_trips(const Address& server);
+
+  WellBehavedOptions options_;
 };
 
 }  // namespace sockit::test

@@ -21,10 +21,6 @@
 namespace sockit::cli {
 namespace {
 
-// Receive memory per worker: the endpoint's default, 32 buffers of 64 KiB. A larger
-// --max-frame takes fewer datagrams per recvmmsg rather than more memory.
-constexpr std::size_t kReceiveBudget = 2u << 20;
-
 std::error_code last_errno() { return {errno, std::system_category()}; }
 
 std::string plural(std::uint64_t n, std::string_view noun) {
@@ -38,19 +34,6 @@ void add(DatagramEchoStats& total, const DatagramEchoStats& part) {
   total.bytes_out += part.bytes_out;
   total.truncated += part.truncated;
   total.dropped += part.dropped;
-}
-
-net::DatagramEndpointOptions endpoint_options(std::size_t max_datagram) {
-  net::DatagramEndpointOptions options;
-  options.max_datagram_size = max_datagram;
-  options.receive_batch =
-      static_cast<unsigned>(std::clamp<std::size_t>(kReceiveBudget / max_datagram, 1, options.receive_batch));
-  // The largest datagram echoed must fit the reply queue, or it would always be dropped.
-  options.max_queued_bytes = std::max(options.max_queued_bytes, 2 * max_datagram);
-  // A reply the kernel will not take now is dropped, not waited for: a Unix client
-  // that does not read (its queue full) must not hold up the replies to the others.
-  options.drop_when_blocked = true;
-  return options;
 }
 
 }  // namespace
@@ -127,7 +110,8 @@ Status DatagramEcho::add_worker(const Address& bind_address, bool share_port,
     if (auto s = socket->set_reuse_port(true); !s) return fail(s.error());
   }
   const std::size_t max_size = options.max_datagram_size;
-  auto endpoint = net::DatagramEndpoint::create(*w->loop, std::move(*socket), endpoint_options(max_size));
+  auto endpoint = net::DatagramEndpoint::create(*w->loop, std::move(*socket),
+                                                 net::server_endpoint_options(max_size));
   if (!endpoint) return fail(endpoint.error());
   w->endpoint = std::move(*endpoint);
 

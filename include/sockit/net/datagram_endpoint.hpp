@@ -65,6 +65,14 @@ struct DatagramEndpointOptions {
   bool drop_when_blocked = false;
 };
 
+// Settings for a server answering many peers with datagrams of up to
+// `max_datagram_size` bytes (what `sockit echo udp://...` runs): receive memory
+// held to the default's 2 MiB (fewer datagrams per recvmmsg when they are large,
+// never fewer than one), a reply queue that takes at least two of the largest
+// datagram (or it could never be answered), and drop_when_blocked, so that a
+// peer that does not read cannot hold up the replies to the others.
+[[nodiscard]] DatagramEndpointOptions server_endpoint_options(std::size_t max_datagram_size);
+
 struct DatagramEndpointStats {
   std::uint64_t datagrams_in = 0;
   std::uint64_t bytes_in = 0;
