@@ -40,8 +40,9 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   // Requests that found the SQ full even after an early submit.
   for (std::uint64_t user_data : std::exchange(retry_cancels_, {})) cancel_request(user_data);
   for (SlotRef ref : std::exchange(retry_, {})) reconcile(ref);
-  // Stashed bytes of a resumed receive are ready now: don't block.
-  if (!resumed_.empty()) timeout = nanoseconds::zero();
+  // Stashed bytes of a resumed receive are ready now, and hang-ups wait for one
+  // more look: don't block.
+  if (!resumed_.empty() || !hangups_waiting_.empty()) timeout = nanoseconds::zero();
 
   if (!enabled_) {
     if (auto s = enable_on_this_thread(); !s) return s;
@@ -85,6 +86,7 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   counters.add(&LoopStats::events, batch.size());
   if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) counters.add(&LoopStats::cq_overflow);
   for (const io_uring_cqe& cqe : batch) dispatch(cqe);
+  recheck_after_hangups();
   batch_ = std::move(batch);  // keeps its capacity for the next turn
   return {};
 }
@@ -332,11 +334,33 @@ void UringEngine::on_hangup(SlotRef ref, SlotState& st, const io_uring_cqe& cqe)
   st.op(UringOp::kHangup) = {};
   if (cqe.res <= 0) return;  // cancelled with its slot (or an error: nothing to act on)
   st.hangup_seen = true;
-  // The multishot receive may have spent this wakeup on data and stopped looking
-  // (see the header): a fresh request reads the rest, then the close, in order.
-  if (st.op(UringOp::kReceive).phase == Phase::kArmed && !st.op(UringOp::kReceive).polling) {
-    core_.counters().add(&LoopStats::hangup_rechecks);
-    cancel(ref, st, UringOp::kReceive);  // its -ECANCELED completion re-arms it
+  // Acted on after the whole batch: usually the receive's own end (end of stream,
+  // the reset's error) is in the same batch, and then there is nothing to do.
+  hangups_.push_back(ref);
+}
+
+void UringEngine::recheck_after_hangups() {
+  // Whether the slot's receive is still armed after its hang-up: then it may have
+  // spent that wakeup on data and stopped looking (see the header).
+  auto still_armed = [this](SlotRef ref) -> SlotState* {
+    SlotState* st = state(ref);  // null: closed meanwhile
+    if (st == nullptr) return nullptr;
+    const OpState receive = st->op(UringOp::kReceive);
+    return receive.phase == Phase::kArmed && !receive.polling ? st : nullptr;
+  };
+  // Hang-ups of the turn before: their receive had one more turn (a non-blocking
+  // one, in which the kernel ran what the hang-up woke) to report the close. A
+  // fresh request reads the rest, then the close, in order.
+  for (SlotRef ref : std::exchange(hangups_waiting_, {})) {
+    if (SlotState* st = still_armed(ref)) {
+      core_.counters().add(&LoopStats::hangup_rechecks);
+      cancel(ref, *st, UringOp::kReceive);  // its -ECANCELED completion re-arms it
+    }
+  }
+  // This turn's: the receive's own end is usually in the same batch or the next
+  // (the kernel runs the two wake-ups separately); only then is a recheck needed.
+  for (SlotRef ref : std::exchange(hangups_, {})) {
+    if (still_armed(ref) != nullptr) hangups_waiting_.push_back(ref);
   }
 }
 

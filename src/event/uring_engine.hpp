@@ -77,10 +77,13 @@
 // wakeup has already been spent: the connection never sees its close. Beside each
 // multishot receive the engine therefore arms a single-shot POLL_ADD that wakes only
 // for POLLERR / POLLHUP / POLLRDHUP (UringOp::kHangup: a separate waiter, so no other
-// wakeup can absorb it). When it fires while the multishot receive is armed, that
-// receive is cancelled and re-armed: the fresh request reads what is left, then the
-// error or end of stream, in order. It costs one SQE and one CQE per connection, and
-// a cancel and re-arm per hang-up; a data wakeup only passes the watch's mask test.
+// wakeup can absorb it). When it has fired and the multishot receive is still armed
+// one (non-blocking) turn later, without having reported an end of stream or an
+// error, that receive is cancelled and re-armed: the fresh request reads what is
+// left, then the error or end of stream, in order. It costs one SQE and one CQE per
+// connection (and a cancel with the slot), plus a cancel and re-arm for the rare
+// hang-up the receive did not report by itself; a data wakeup only passes the
+// watch's mask test.
 // The watch fires once per registration (a hang-up is a state, not an event: re-armed,
 // it would fire again at once).
 //
@@ -231,6 +234,7 @@ class UringEngine final : public Engine {
   [[nodiscard]] std::optional<int> zero_copy_result(SlotState& st, OpMemory& m, const io_uring_cqe& cqe);
   void on_connect(SlotRef ref, SlotState& st, const io_uring_cqe& cqe, bool poll);
   void on_hangup(SlotRef ref, SlotState& st, const io_uring_cqe& cqe);
+  void recheck_after_hangups();
   void release_buffer(const io_uring_cqe& cqe);
   bool deliver_receive(SlotRef ref, Result<std::span<const std::byte>> result);
   void flush_stash(SlotRef ref);
@@ -255,6 +259,8 @@ class UringEngine final : public Engine {
   std::size_t in_flight_ = 0;  // requests awaiting their final completion
   std::vector<io_uring_cqe> batch_;
   std::vector<SlotRef> resumed_;  // slots with stashed data whose receive resumed
+  std::vector<SlotRef> hangups_;          // this batch's hang-up watches that fired
+  std::vector<SlotRef> hangups_waiting_;  // ... and the last batch's, whose receive got one more turn
   std::vector<SlotRef> retry_;    // slots whose request found the SQ full even after a submit
   std::vector<std::uint64_t> retry_cancels_;
   std::optional<Dispatching> dispatching_;

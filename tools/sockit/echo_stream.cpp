@@ -146,8 +146,10 @@ void print_engine_line(std::string_view prefix, const event::LoopStats& l) {
   const double per_wait =
       l.syscalls_wait == 0 ? 0.0 : static_cast<double>(l.events) / static_cast<double>(l.syscalls_wait);
   fmt::print(stderr,
-             "{} {} waits, {:.1f} events per wait, {} receives armed, {} buffer-ring empty, {} CQ overflow\n",
-             prefix, l.syscalls_wait, per_wait, l.receives_armed, l.buffer_ring_empty, l.cq_overflow);
+             "{} {} waits, {:.1f} events per wait, {} receives armed, {} buffer-ring empty, {} CQ overflow, "
+             "{} hang-up rechecks\n",
+             prefix, l.syscalls_wait, per_wait, l.receives_armed, l.buffer_ring_empty, l.cq_overflow,
+             l.hangup_rechecks);
 }
 
 void print_final_details(const net::ServerStats& s, const std::string& backend, unsigned threads) {
