@@ -16,6 +16,15 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sockit
 
 install(TARGETS sockit_static EXPORT sockitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Development)
+# cmake --install --strip (and CPack's CPACK_STRIP_FILES) strip executables and
+# shared libraries but leave archives alone; libsockit.a loses its debug info too.
+if(CMAKE_STRIP)
+  install(CODE "
+    if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:sockit_static>\")
+    endif()" COMPONENT Development)
+endif()
 if(TARGET sockit_shared)
   install(TARGETS sockit_shared EXPORT sockitTargets
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT Library NAMELINK_COMPONENT Development)
