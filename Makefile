@@ -7,9 +7,12 @@ JOBS ?= $(shell nproc)
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
                 libcli11-dev libfmt-dev liburing-dev \
-                python3 socat ncat netcat-openbsd procps iproute2
+                python3 socat ncat netcat-openbsd procps iproute2 \
+                help2man dpkg-dev file
+# help2man: the man pages; dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB's
+# dependency lines (make test-package).
 
-.PHONY: all build deps configure test test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc clean format lint
+.PHONY: all build deps configure test test-package package-checks test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc clean format lint
 
 all: build
 
@@ -25,6 +28,24 @@ build: configure
 test: deps
 	@$(MAKE) --no-print-directory build PRESET=$(PRESET)
 	@ctest --preset $(PRESET)
+ifeq ($(PRESET),release)
+	@$(MAKE) --no-print-directory package-checks
+endif
+
+# The library as another project adopts it (issue 14): installed and found with
+# find_package (shared and static) and pkg-config, added as a subdirectory, and
+# packaged as .debs unpacked into a throwaway root (scripts/test-consumer.sh,
+# scripts/test-deb.sh; about 40 s). Release builds only: a sanitizer build's
+# library would need the consumer built with the same flags.
+# SUBDIRECTORY_BUILD=1 also compiles the library as a subdirectory (about 1.5 min
+# more; .ci/run sets it); otherwise that case is configured and checked only.
+test-package: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	@$(MAKE) --no-print-directory package-checks PRESET=release
+
+package-checks:
+	@scripts/test-consumer.sh $(if $(SUBDIRECTORY_BUILD),--subdirectory-build) --install $(BUILD_DIR)
+	@scripts/test-deb.sh $(BUILD_DIR)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory test PRESET=asan
