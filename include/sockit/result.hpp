@@ -44,6 +44,7 @@ enum class errc {
   peer_dead,               // reserved for reliable UDP
   select_fd_limit,         // select cannot watch a descriptor >= FD_SETSIZE
   no_address_of_family,    // the host has no address of the family asked for (IPv4/IPv6)
+  malformed_reply,         // a kernel reply (sock_diag netlink) that does not parse
 };
 
 const std::error_category& error_category() noexcept;

@@ -30,6 +30,7 @@ class SockitCategory final : public std::error_category {
       case errc::peer_dead: return "peer stopped responding";
       case errc::select_fd_limit: return "too many descriptors for select (fd >= FD_SETSIZE 1024); use poll or epoll";
       case errc::no_address_of_family: return "no address of the requested family (IPv4 or IPv6)";
+      case errc::malformed_reply: return "malformed reply from the kernel (sock_diag netlink)";
     }
     return "unknown sockit error";
   }
