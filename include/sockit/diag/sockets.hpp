@@ -69,7 +69,7 @@ struct UnixSocketInfo {
   // Otherwise: bytes queued to read, and bytes sent but not yet read by the peer.
   std::uint32_t rqueue = 0;
   std::uint32_t wqueue = 0;
-  std::vector<std::uint64_t> pending_inodes;  // a listener's not-yet-accepted connections
+  std::vector<std::uint64_t> pending_inodes;  // a listener's waiting clients (the clients' inodes)
 
   [[nodiscard]] bool is_abstract() const noexcept { return !name.empty() && name.front() == '\0'; }
   // The name as ss prints it: the path, "@name" for an abstract one, "" if unnamed.
