@@ -83,6 +83,7 @@ ProcessScan scan_processes(const std::string& proc_root, const ProcessScanLimits
     }
     ProcessInfo info{*pid, read_command(it->path()), 0, read_fd_limit(it->path())};
     const std::size_t index = scan.processes.size();
+    bool links_denied = false;
     for (auto fd = fds; fd != fs::directory_iterator(); fd.increment(fd_ec)) {
       if (fd_ec) break;  // the process exited mid-walk: what was read stands
       if (info.open_fds >= limits.max_fds_per_process) {
@@ -92,11 +93,18 @@ ProcessScan scan_processes(const std::string& proc_root, const ProcessScanLimits
       ++info.open_fds;
       std::error_code link_ec;
       const fs::path target = fs::read_symlink(fd->path(), link_ec);
-      if (link_ec) continue;
+      if (link_ec) {
+        // The directory lists but its links are refused (no ptrace access to the
+        // process, as in a sandbox or under Yama): counted, owners unknown.
+        links_denied = links_denied || link_ec == std::errc::permission_denied ||
+                       link_ec == std::errc::operation_not_permitted;
+        continue;
+      }
       const auto inode = socket_inode(target.native());
       const auto number = parse_number<int>(fd->path().filename().native());
       if (inode && number) scan.owners[*inode].push_back({index, *number});
     }
+    if (links_denied) ++scan.unreadable;
     scan.processes.push_back(std::move(info));
   }
   return scan;

@@ -6,9 +6,10 @@
 // the "near its descriptor limit" warning.
 //
 // /proc changes under the walk: a process that exits half-way is skipped, not an
-// error. One whose fd directory we may not read (another user's, when not root)
-// is counted in `unreadable`, so a caller can say its sockets show no owner. The
-// walk is bounded by ProcessScanLimits; hitting a bound sets `truncated`.
+// error. One whose fd directory or fd links we may not read (another user's when
+// not root; any without ptrace access, in a sandbox) is counted in `unreadable`,
+// so a caller can say why its sockets show no owner. The walk is bounded by
+// ProcessScanLimits; hitting a bound sets `truncated`.
 //
 // Thread safety: a free function over the filesystem; call from any thread.
 #pragma once
@@ -43,7 +44,9 @@ struct ProcessScanLimits {
 struct ProcessScan {
   std::vector<ProcessInfo> processes;  // only the ones whose fd directory was read
   std::unordered_map<std::uint64_t, std::vector<SocketOwner>> owners;  // by socket inode
-  std::size_t unreadable = 0;  // processes whose fd directory we were not allowed to read
+  // Processes whose fd directory or fd links we were not allowed to read; those
+  // whose directory listed are still in `processes` (their count of fds is right).
+  std::size_t unreadable = 0;
   bool truncated = false;      // a limit stopped the walk early
 
   // The process with this pid, or nullptr if it was not read.
