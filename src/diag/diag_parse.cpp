@@ -28,10 +28,13 @@ T load(Bytes bytes) {
 }
 
 // The rest of `bytes` after `offset`, or empty if the aligned offset is past the end.
-Bytes after(Bytes bytes, std::size_t offset) { return offset >= bytes.size() ? Bytes{} : bytes.subspan(offset); }
+Bytes after(Bytes bytes, std::size_t offset) {
+  return offset >= bytes.size() ? Bytes{} : bytes.subspan(offset);
+}
 
 // Calls on_payload for each SOCK_DIAG_BY_FAMILY message in a datagram.
-Result<DumpStep> walk_messages(Bytes datagram, std::uint32_t seq, const std::function<Status(Bytes)>& on_payload) {
+Result<DumpStep> walk_messages(Bytes datagram, std::uint32_t seq,
+                               const std::function<Status(Bytes)>& on_payload) {
   while (!datagram.empty()) {
     if (datagram.size() < sizeof(nlmsghdr)) return fail(errc::malformed_reply);
     const auto header = load<nlmsghdr>(datagram);
@@ -94,6 +97,30 @@ std::string unix_name(Bytes data) {
   return name;
 }
 
+Status add_unix_attribute(UnixSocketInfo& info, int type, Bytes data) {
+  switch (type) {
+    case UNIX_DIAG_NAME: info.name = unix_name(data); break;
+    case UNIX_DIAG_PEER:
+      if (data.size() < sizeof(std::uint32_t)) return fail(errc::malformed_reply);
+      info.peer_inode = load<std::uint32_t>(data);
+      break;
+    case UNIX_DIAG_ICONS:
+      if (data.size() % sizeof(std::uint32_t) != 0) return fail(errc::malformed_reply);
+      info.pending_inodes = inode_array(data);
+      break;
+    case UNIX_DIAG_RQLEN: {
+      if (data.size() < sizeof(unix_diag_rqlen)) return fail(errc::malformed_reply);
+      const auto lengths = load<unix_diag_rqlen>(data);
+      info.has_queue_lengths = true;
+      info.rqueue = lengths.udiag_rqueue;
+      info.wqueue = lengths.udiag_wqueue;
+      break;
+    }
+    default: break;  // newer attributes we do not show
+  }
+  return {};
+}
+
 Result<UnixSocketInfo> parse_unix_socket(Bytes payload) {
   if (payload.size() < sizeof(unix_diag_msg)) return fail(errc::malformed_reply);
   const auto message = load<unix_diag_msg>(payload);
@@ -102,29 +129,9 @@ Result<UnixSocketInfo> parse_unix_socket(Bytes payload) {
   info.type = message.udiag_type;
   info.state = static_cast<SocketState>(message.udiag_state);
   info.inode = message.udiag_ino;
-  auto status = walk_attributes(after(payload, NLMSG_ALIGN(sizeof(unix_diag_msg))), [&](int type, Bytes data) -> Status {
-    switch (type) {
-      case UNIX_DIAG_NAME: info.name = unix_name(data); break;
-      case UNIX_DIAG_PEER:
-        if (data.size() < sizeof(std::uint32_t)) return fail(errc::malformed_reply);
-        info.peer_inode = load<std::uint32_t>(data);
-        break;
-      case UNIX_DIAG_ICONS:
-        if (data.size() % sizeof(std::uint32_t) != 0) return fail(errc::malformed_reply);
-        info.pending_inodes = inode_array(data);
-        break;
-      case UNIX_DIAG_RQLEN: {
-        if (data.size() < sizeof(unix_diag_rqlen)) return fail(errc::malformed_reply);
-        const auto lengths = load<unix_diag_rqlen>(data);
-        info.has_queue_lengths = true;
-        info.rqueue = lengths.udiag_rqueue;
-        info.wqueue = lengths.udiag_wqueue;
-        break;
-      }
-      default: break;  // newer attributes we do not show
-    }
-    return {};
-  });
+  const Bytes attributes = after(payload, NLMSG_ALIGN(sizeof(unix_diag_msg)));
+  auto status =
+      walk_attributes(attributes, [&](int type, Bytes data) { return add_unix_attribute(info, type, data); });
   if (!status) return fail(status.error());
   return info;
 }
@@ -150,8 +157,24 @@ Result<TcpInfo> parse_tcp_info(Bytes data) {
   info.snd_cwnd = raw.tcpi_snd_cwnd;
   info.retransmits = raw.tcpi_retransmits;
   info.total_retrans = raw.tcpi_total_retrans;
-  if (data.size() >= offsetof(tcp_info, tcpi_delivery_rate) + sizeof(__u64)) info.delivery_rate = raw.tcpi_delivery_rate;
+  if (data.size() >= offsetof(tcp_info, tcpi_delivery_rate) + sizeof(__u64)) {
+    info.delivery_rate = raw.tcpi_delivery_rate;
+  }
   return info;
+}
+
+Status add_inet_attribute(InetSocketInfo& info, int type, Bytes data) {
+  if (type == INET_DIAG_INFO && info.protocol == IPPROTO_TCP) {
+    auto tcp = parse_tcp_info(data);
+    if (!tcp) return fail(tcp.error());
+    info.tcp = *tcp;
+  } else if (type == INET_DIAG_SKMEMINFO) {
+    if (data.size() % sizeof(std::uint32_t) != 0) return fail(errc::malformed_reply);
+    if (data.size() >= (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t)) {
+      info.drops = load<std::uint32_t>(data.subspan(SK_MEMINFO_DROPS * sizeof(std::uint32_t)));
+    }
+  }
+  return {};
 }
 
 Result<InetSocketInfo> parse_inet_socket(Bytes payload, int protocol) {
@@ -167,19 +190,9 @@ Result<InetSocketInfo> parse_inet_socket(Bytes payload, int protocol) {
   info.wqueue = message.idiag_wqueue;
   info.uid = message.idiag_uid;
   info.inode = message.idiag_inode;
-  auto status = walk_attributes(after(payload, NLMSG_ALIGN(sizeof(inet_diag_msg))), [&](int type, Bytes data) -> Status {
-    if (type == INET_DIAG_INFO && protocol == IPPROTO_TCP) {
-      auto tcp = parse_tcp_info(data);
-      if (!tcp) return fail(tcp.error());
-      info.tcp = *tcp;
-    } else if (type == INET_DIAG_SKMEMINFO) {
-      if (data.size() % sizeof(std::uint32_t) != 0) return fail(errc::malformed_reply);
-      if (data.size() >= (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t)) {
-        info.drops = load<std::uint32_t>(data.subspan(SK_MEMINFO_DROPS * sizeof(std::uint32_t)));
-      }
-    }
-    return {};
-  });
+  const Bytes attributes = after(payload, NLMSG_ALIGN(sizeof(inet_diag_msg)));
+  auto status =
+      walk_attributes(attributes, [&](int type, Bytes data) { return add_inet_attribute(info, type, data); });
   if (!status) return fail(status.error());
   return info;
 }

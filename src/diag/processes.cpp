@@ -78,7 +78,8 @@ ProcessScan scan_processes(const std::string& proc_root, const ProcessScanLimits
     fs::directory_iterator fds(it->path() / "fd", fd_ec);
     if (fd_ec) {
       // Exited since the listing (ENOENT): nothing to say. Not ours to read: count it.
-      if (fd_ec == std::errc::permission_denied || fd_ec == std::errc::operation_not_permitted) ++scan.unreadable;
+      if (fd_ec == std::errc::permission_denied || fd_ec == std::errc::operation_not_permitted)
+        ++scan.unreadable;
       continue;
     }
     ProcessInfo info{*pid, read_command(it->path()), 0, read_fd_limit(it->path())};

@@ -30,7 +30,8 @@ const char* trouble_name(TroubleKind kind) noexcept {
 
 std::vector<Trouble> trouble_of(const UnixSocketInfo& socket) {
   std::vector<Trouble> found;
-  if (socket.state == SocketState::listen && socket.has_queue_lengths && queue_full(socket.rqueue, socket.wqueue)) {
+  if (socket.state == SocketState::listen && socket.has_queue_lengths &&
+      queue_full(socket.rqueue, socket.wqueue)) {
     found.push_back({TroubleKind::accept_queue_full, socket.inode, 0,
                      "unix listener " + socket.display_name() + " has a full accept queue (" +
                          backlog_text(socket.rqueue, socket.wqueue) + "): the server is not accepting"});
@@ -47,19 +48,22 @@ std::vector<Trouble> trouble_of(const InetSocketInfo& socket) {
                      "tcp " + local + " <- " + socket.peer.to_string() +
                          " is in CLOSE-WAIT: the peer closed and the application has not closed its end"});
   }
-  if (socket.protocol == IPPROTO_TCP && socket.state == SocketState::listen && queue_full(socket.rqueue, socket.wqueue)) {
+  if (socket.protocol == IPPROTO_TCP && socket.state == SocketState::listen &&
+      queue_full(socket.rqueue, socket.wqueue)) {
     found.push_back({TroubleKind::accept_queue_full, socket.inode, 0,
                      "tcp listener " + local + " has a full accept queue (" +
                          backlog_text(socket.rqueue, socket.wqueue) +
                          "): the server is not accepting and new connections are dropped"});
   }
   // Listeners and unconnected UDP sockets with a port: what a remote host can reach.
-  const bool serving = socket.protocol == IPPROTO_TCP ? socket.state == SocketState::listen
-                                                       : socket.state == SocketState::close && socket.local.port != 0;
+  const bool serving = socket.protocol == IPPROTO_TCP
+                           ? socket.state == SocketState::listen
+                           : socket.state == SocketState::close && socket.local.port != 0;
   if (serving && socket.local.is_wildcard()) {
     found.push_back({TroubleKind::wildcard_bind, socket.inode, 0,
                      std::string(protocol) + " " + local + " is bound to every interface (" +
-                         (socket.local.family == AF_INET ? "0.0.0.0" : "::") + "), reachable from other hosts"});
+                         (socket.local.family == AF_INET ? "0.0.0.0" : "::") +
+                         "), reachable from other hosts"});
   }
   return found;
 }

@@ -375,7 +375,10 @@ TEST(DiagParse, UdpSocketGivesDropsFromMeminfo) {
   EXPECT_FALSE(sockets[0].tcp);
 
   Reply odd;  // a meminfo array that is not whole u32s
-  odd.begin_message(SOCK_DIAG_BY_FAMILY).body(inet_message(AF_INET, 7)).attribute(INET_DIAG_SKMEMINFO, meminfo, 6).end_message();
+  odd.begin_message(SOCK_DIAG_BY_FAMILY)
+      .body(inet_message(AF_INET, 7))
+      .attribute(INET_DIAG_SKMEMINFO, meminfo, 6)
+      .end_message();
   expect_malformed(parse_inet_reply(odd.span(), kSeq, IPPROTO_UDP, sockets));
 }
 

@@ -200,7 +200,8 @@ TEST(ProcessScan, LimitsStopTheWalkAndSaySo) {
   const ProcessScan few = scan_processes(root.string(), {.max_processes = 2, .max_fds_per_process = 100});
   EXPECT_TRUE(few.truncated);
   EXPECT_EQ(few.processes.size(), 2U);
-  const ProcessScan short_walk = scan_processes(root.string(), {.max_processes = 10, .max_fds_per_process = 2});
+  const ProcessScan short_walk =
+      scan_processes(root.string(), {.max_processes = 10, .max_fds_per_process = 2});
   EXPECT_TRUE(short_walk.truncated);
   ASSERT_EQ(short_walk.processes.size(), 3U);
   EXPECT_EQ(short_walk.processes[0].open_fds, 2U);

@@ -39,7 +39,8 @@ InspectRun inspect(const std::vector<std::string>& args) {
 std::string self_pid() { return std::to_string(::getpid()); }
 
 // Runs a python3 script on `json` (stdin) and returns what it prints.
-std::string python(const std::string& script, const std::string& json, const std::vector<std::string>& args = {}) {
+std::string python(const std::string& script, const std::string& json,
+                   const std::vector<std::string>& args = {}) {
   std::vector<std::string> argv = {"python3", "-c", script};
   argv.insert(argv.end(), args.begin(), args.end());
   Process child(argv);
@@ -239,9 +240,11 @@ TEST(CliInspect, WildcardListenerIsWarnedAndLoopbackOneIsNot) {
 }
 
 TEST(CliInspect, WatchPrintsCountSnapshotsAndStopsOnSigint) {
-  const InspectRun counted = inspect({"--tcp", "--pid", self_pid(), "--json", "--watch", "0.1", "--count", "3"});
+  const InspectRun counted =
+      inspect({"--tcp", "--pid", self_pid(), "--json", "--watch", "0.1", "--count", "3", "-v"});
   ASSERT_EQ(counted.exit.code, 0) << counted.err;
   EXPECT_EQ(lines_with(counted.out, "{\"sockets\":").size(), 3U) << counted.out;
+  EXPECT_EQ(lines_with(counted.err, "sockets from sock_diag").size(), 3U) << counted.err;  // -v: each round
 
   Process watching({sockit_bin(), "inspect", "--tcp", "--pid", self_pid(), "--watch", "30"});
   ASSERT_TRUE(watching.wait_for_out("Netid"));

@@ -22,7 +22,8 @@ TEST(TextEscape, JsonStringEscapesQuotesBackslashesAndControls) {
 }
 
 TEST(TextEscape, JsonStringKeepsValidUtf8AndReplacesInvalidBytes) {
-  EXPECT_EQ(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
   EXPECT_EQ(json_string("\xff"), "\"\\ufffd\"");
   EXPECT_EQ(json_string("\xc3"), "\"\\ufffd\"");              // cut short
   EXPECT_EQ(json_string("\xc0\xaf"), "\"\\ufffd\\ufffd\"");    // overlong '/'

@@ -20,6 +20,7 @@
 #include "errors.hpp"
 #include "inspect_output.hpp"
 #include "inspect_snapshot.hpp"
+#include "log.hpp"
 #include "option_checks.hpp"
 #include "signals.hpp"
 #include "stdio.hpp"
@@ -49,8 +50,8 @@ int inspect_usage(std::string_view why) {
 }
 
 constexpr const char* kStateNames =
-    "established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, close-wait, last-ack, listen, closing, "
-    "unconn (or close)";
+    "established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, close-wait, last-ack, "
+    "listen, closing, unconn (or close)";
 
 // The filter the options ask for, or a usage error's exit status.
 std::variant<InspectFilter, int> filter_of(const InspectArgs& args) {
@@ -61,7 +62,8 @@ std::variant<InspectFilter, int> filter_of(const InspectArgs& args) {
     filter.udp = args.udp_only;
   }
   if (args.port >= 0) {
-    if (!filter.tcp && !filter.udp) return inspect_usage("--port applies to TCP and UDP sockets, not to --unix");
+    if (!filter.tcp && !filter.udp)
+      return inspect_usage("--port applies to TCP and UDP sockets, not to --unix");
     if (args.path_given) return inspect_usage("--port (TCP/UDP) and --path (Unix) select different sockets");
     filter.port = static_cast<std::uint16_t>(args.port);
   }
@@ -71,7 +73,8 @@ std::variant<InspectFilter, int> filter_of(const InspectArgs& args) {
   }
   for (const std::string& text : args.states) {
     const auto state = diag::parse_state(text);
-    if (!state) return inspect_usage(fmt::format("--state: unknown state '{}' (one of {})", text, kStateNames));
+    if (!state)
+      return inspect_usage(fmt::format("--state: unknown state '{}' (one of {})", text, kStateNames));
     filter.states.push_back(*state);
   }
   if (args.pid > 0) filter.pid = args.pid;
@@ -100,6 +103,8 @@ Printed print_snapshot(const InspectArgs& args, const InspectFilter& filter, boo
     std::fflush(stderr);
     return Printed::failed;
   }
+  note("inspect: {} sockets from sock_diag, {} shown; {} processes read", snapshot->sockets_dumped,
+       snapshot->rows.size(), snapshot->processes_read);
   if (first && snapshot->unreadable_processes > 0) {
     fmt::print(stderr,
                "sockit: inspect: the descriptors of {} process{} could not be read (permission denied; "
@@ -111,7 +116,8 @@ Printed print_snapshot(const InspectArgs& args, const InspectFilter& filter, boo
   }
   std::fflush(stderr);
   std::string text = args.json ? format_json(*snapshot) : format_table(*snapshot);
-  if (!args.json && args.watch_seconds > 0) text = fmt::format("{}# {}\n", first ? "" : "\n", clock_text()) + text;
+  if (!args.json && args.watch_seconds > 0)
+    text = fmt::format("{}# {}\n", first ? "" : "\n", clock_text()) + text;
   auto written = write_all(kStdout, std::as_bytes(std::span(text.data(), text.size())));
   if (written) return Printed::ok;
   if (written.error() == std::errc::broken_pipe) return Printed::stdout_closed;
@@ -161,7 +167,8 @@ Command add_inspect_command(CLI::App& parent) {
   app->add_option("--pid", args->pid, "Only the sockets process PID holds")
       ->transform(whole_in(1, 4'194'304, "a process id"));
   app->add_flag("-l,--listening", args->listening, "Only listeners and bound datagram sockets with no peer");
-  app->add_option("--state", args->states, "Only sockets in STATE (repeatable): established, close-wait, listen, ...");
+  app->add_option("--state", args->states,
+                  "Only sockets in STATE (repeatable): established, close-wait, listen, ...");
   app->add_option("--port", args->port, "Only TCP/UDP sockets with this local or peer port")
       ->transform(whole_in(0, 65535, "a port"));
   app->add_option("--path", args->path, "Only Unix sockets whose name contains SUBSTR (@name for abstract)")

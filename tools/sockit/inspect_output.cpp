@@ -59,19 +59,21 @@ std::string row_json(const SocketRow& row) {
   std::string text = fmt::format(
       "{{\"netid\":\"{}\",\"state\":\"{}\",\"recv_q\":{},\"send_q\":{},\"local\":{},\"peer\":{},\"inode\":{},"
       "\"processes\":{}",
-      row.netid, diag::state_name(row.state), row.recv_q, row.send_q, json_string(row.local), json_string(row.peer),
-      row.inode, owners_json(row.owners));
+      row.netid, diag::state_name(row.state), row.recv_q, row.send_q, json_string(row.local),
+      json_string(row.peer), row.inode, owners_json(row.owners));
   if (row.uid) text += fmt::format(",\"uid\":{}", *row.uid);
   if (row.state == diag::SocketState::listen) {
     text += fmt::format(",\"backlog\":{{\"waiting\":{},\"max\":{}}}", row.recv_q, row.send_q);
   }
   if (row.peer_inode) {
-    text += fmt::format(",\"peer_inode\":{},\"peer_processes\":{}", *row.peer_inode, owners_json(row.peer_owners));
+    text += fmt::format(",\"peer_inode\":{},\"peer_processes\":{}", *row.peer_inode,
+                        owners_json(row.peer_owners));
   }
   if (row.tcp_info) {
     const diag::TcpInfo& tcp = *row.tcp_info;
     text += fmt::format(
-        ",\"tcp_info\":{{\"rtt_us\":{},\"rttvar_us\":{},\"snd_cwnd\":{},\"retransmits\":{},\"total_retrans\":{}",
+        ",\"tcp_info\":{{\"rtt_us\":{},\"rttvar_us\":{},\"snd_cwnd\":{},\"retransmits\":{},"
+        "\"total_retrans\":{}",
         tcp.rtt_us, tcp.rttvar_us, tcp.snd_cwnd, tcp.retransmits, tcp.total_retrans);
     if (tcp.delivery_rate) text += fmt::format(",\"delivery_rate\":{}", *tcp.delivery_rate);
     text += "}";
@@ -88,9 +90,9 @@ std::string format_table(const InspectSnapshot& snapshot) {
   std::vector<Line> lines = {
       {"Netid", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Inode", "Process", "Details"}};
   for (const SocketRow& row : snapshot.rows) {
-    lines.push_back({row.netid, diag::state_name(row.state), std::to_string(row.recv_q), std::to_string(row.send_q),
-                     printable(row.local), printable(row.peer), std::to_string(row.inode), owners_text(row.owners),
-                     details_text(row)});
+    lines.push_back({row.netid, diag::state_name(row.state), std::to_string(row.recv_q),
+                     std::to_string(row.send_q), printable(row.local), printable(row.peer),
+                     std::to_string(row.inode), owners_text(row.owners), details_text(row)});
   }
   std::array<std::size_t, kColumns> widths{};
   for (const Line& line : lines) {
@@ -105,7 +107,8 @@ std::string format_table(const InspectSnapshot& snapshot) {
       if (i + 1 == kColumns) {
         out += line[i];
       } else {
-        out += number ? fmt::format("{:>{}}  ", line[i], widths[i]) : fmt::format("{:<{}}  ", line[i], widths[i]);
+        out += number ? fmt::format("{:>{}}  ", line[i], widths[i])
+                      : fmt::format("{:<{}}  ", line[i], widths[i]);
       }
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -122,12 +125,14 @@ std::string format_table(const InspectSnapshot& snapshot) {
 
 std::string format_json(const InspectSnapshot& snapshot) {
   std::string text = "{\"sockets\":[";
-  for (std::size_t i = 0; i < snapshot.rows.size(); ++i) text += (i == 0 ? "" : ",") + row_json(snapshot.rows[i]);
+  for (std::size_t i = 0; i < snapshot.rows.size(); ++i) {
+    text += (i == 0 ? "" : ",") + row_json(snapshot.rows[i]);
+  }
   text += "],\"warnings\":[";
   for (std::size_t i = 0; i < snapshot.warnings.size(); ++i) {
     const diag::Trouble& trouble = snapshot.warnings[i];
-    text += fmt::format("{}{{\"kind\":\"{}\",\"message\":{}", i == 0 ? "" : ",", diag::trouble_name(trouble.kind),
-                        json_string(trouble.message));
+    text += fmt::format("{}{{\"kind\":\"{}\",\"message\":{}", i == 0 ? "" : ",",
+                        diag::trouble_name(trouble.kind), json_string(trouble.message));
     if (trouble.inode != 0) text += fmt::format(",\"inode\":{}", trouble.inode);
     if (trouble.pid != 0) text += fmt::format(",\"pid\":{}", trouble.pid);
     text += "}";

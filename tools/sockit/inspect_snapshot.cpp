@@ -86,7 +86,8 @@ bool common_match(const InspectFilter& filter, const SocketRow& row, bool bound_
 bool unix_match(const InspectFilter& filter, const diag::UnixSocketInfo& socket, const SocketRow& row) {
   if (!filter.unix_sockets || filter.port) return false;
   if (filter.path && (socket.name.empty() || row.local.find(*filter.path) == std::string::npos)) return false;
-  const bool bound_datagram = socket.type == SOCK_DGRAM && socket.state == SocketState::close && !socket.name.empty();
+  const bool bound_datagram =
+      socket.type == SOCK_DGRAM && socket.state == SocketState::close && !socket.name.empty();
   return common_match(filter, row, bound_datagram);
 }
 
@@ -103,7 +104,8 @@ std::string owner_note(const std::vector<SocketOwnerText>& owners) {
   if (owners.empty()) return {};
   std::string note = " (";
   for (std::size_t i = 0; i < owners.size(); ++i) {
-    note += (i == 0 ? "" : ", ") + std::string("pid ") + std::to_string(owners[i].pid) + " " + owners[i].command;
+    note +=
+        (i == 0 ? "" : ", ") + std::string("pid ") + std::to_string(owners[i].pid) + " " + owners[i].command;
   }
   return note + ")";
 }
@@ -137,7 +139,8 @@ Result<InspectSnapshot> take_snapshot(const InspectFilter& filter) {
     unix_sockets = std::move(*dumped);
   }
   std::vector<diag::InetSocketInfo> inet_sockets;
-  for (const auto& [wanted, protocol] : {std::pair{filter.tcp, IPPROTO_TCP}, std::pair{filter.udp, IPPROTO_UDP}}) {
+  for (const auto& [wanted, protocol] :
+       {std::pair{filter.tcp, IPPROTO_TCP}, std::pair{filter.udp, IPPROTO_UDP}}) {
     if (!wanted) continue;
     auto dumped = diag::dump_inet_sockets(protocol);
     if (!dumped) return fail(dumped.error());
@@ -147,6 +150,8 @@ Result<InspectSnapshot> take_snapshot(const InspectFilter& filter) {
   if (filter.pid && scan.find(*filter.pid) == nullptr) return fail(errc::invalid_argument);
 
   InspectSnapshot snapshot;
+  snapshot.sockets_dumped = unix_sockets.size() + inet_sockets.size();
+  snapshot.processes_read = scan.processes.size();
   snapshot.unreadable_processes = scan.unreadable;
   snapshot.truncated = scan.truncated;
   std::unordered_map<std::uint64_t, const diag::UnixSocketInfo*> by_inode;

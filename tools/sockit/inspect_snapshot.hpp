@@ -53,6 +53,8 @@ struct SocketRow {
 struct InspectSnapshot {
   std::vector<SocketRow> rows;
   std::vector<diag::Trouble> warnings;  // messages already name the owning process
+  std::size_t sockets_dumped = 0;   // before filtering (for -v)
+  std::size_t processes_read = 0;   // whose fd directory was walked (for -v)
   std::size_t unreadable_processes = 0;
   bool truncated = false;  // the /proc walk stopped at a bound
 };

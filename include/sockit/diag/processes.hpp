@@ -54,6 +54,7 @@ struct ProcessScan {
 };
 
 // Walks `proc_root` (normally /proc; tests pass a fake tree).
-[[nodiscard]] ProcessScan scan_processes(const std::string& proc_root = "/proc", const ProcessScanLimits& limits = {});
+[[nodiscard]] ProcessScan scan_processes(const std::string& proc_root = "/proc",
+                                         const ProcessScanLimits& limits = {});
 
 }  // namespace sockit::diag
