@@ -97,6 +97,9 @@ Printed print_snapshot(const InspectArgs& args, const InspectFilter& filter, boo
   if (!snapshot) {
     if (snapshot.error() == errc::invalid_argument && filter.pid) {
       fmt::print(stderr, "sockit: inspect: no process with pid {} (or it exited)\n", *filter.pid);
+    } else if (snapshot.error() == std::errc::permission_denied && filter.pid) {
+      fmt::print(stderr, "sockit: inspect: pid {}: its descriptors cannot be read: permission denied\n",
+                 *filter.pid);
     } else {
       fmt::print(stderr, "sockit: inspect: sock_diag netlink: {}\n", describe(snapshot.error()));
     }
@@ -107,8 +110,8 @@ Printed print_snapshot(const InspectArgs& args, const InspectFilter& filter, boo
        snapshot->rows.size(), snapshot->processes_read);
   if (first && snapshot->unreadable_processes > 0) {
     fmt::print(stderr,
-               "sockit: inspect: the descriptors of {} process{} could not be read (permission denied; "
-               "root sees them): their sockets show no process\n",
+               "sockit: inspect: the descriptors of {} process{} could not be read (permission denied): "
+               "their sockets show no process\n",
                snapshot->unreadable_processes, snapshot->unreadable_processes == 1 ? "" : "es");
   }
   if (first && snapshot->truncated) {

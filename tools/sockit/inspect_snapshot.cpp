@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <unordered_map>
 
 namespace sockit::cli {
@@ -147,7 +148,13 @@ Result<InspectSnapshot> take_snapshot(const InspectFilter& filter) {
     inet_sockets.insert(inet_sockets.end(), dumped->begin(), dumped->end());
   }
   const diag::ProcessScan scan = diag::scan_processes();
-  if (filter.pid && scan.find(*filter.pid) == nullptr) return fail(errc::invalid_argument);
+  if (filter.pid && scan.find(*filter.pid) == nullptr) {
+    // Alive but its fd directory refused us, or gone (or never there).
+    std::error_code ec;
+    const bool alive = std::filesystem::exists("/proc/" + std::to_string(*filter.pid), ec);
+    if (alive) return fail(std::make_error_code(std::errc::permission_denied));
+    return fail(errc::invalid_argument);
+  }
 
   InspectSnapshot snapshot;
   snapshot.sockets_dumped = unix_sockets.size() + inet_sockets.size();

@@ -59,8 +59,9 @@ struct InspectSnapshot {
   bool truncated = false;  // the /proc walk stopped at a bound
 };
 
-// Dumps, joins and filters. Fails if a dump fails, or (errc::invalid_argument)
-// if --pid names a process that was not found.
+// Dumps, joins and filters. Fails if a dump fails, or if --pid names a process
+// that does not exist (errc::invalid_argument) or whose descriptors we may not
+// read (std::errc::permission_denied).
 [[nodiscard]] Result<InspectSnapshot> take_snapshot(const InspectFilter& filter);
 
 }  // namespace sockit::cli
