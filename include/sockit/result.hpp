@@ -45,6 +45,7 @@ enum class errc {
   select_fd_limit,         // select cannot watch a descriptor >= FD_SETSIZE
   no_address_of_family,    // the host has no address of the family asked for (IPv4/IPv6)
   ring_corrupt,            // a shared-memory ring's shared state is inconsistent (a faulty or hostile peer)
+  malformed_reply,         // a kernel reply (sock_diag netlink) that does not parse
 };
 
 const std::error_category& error_category() noexcept;

@@ -31,6 +31,7 @@ class SockitCategory final : public std::error_category {
       case errc::select_fd_limit: return "too many descriptors for select (fd >= FD_SETSIZE 1024); use poll or epoll";
       case errc::no_address_of_family: return "no address of the requested family (IPv4 or IPv6)";
       case errc::ring_corrupt: return "the shared-memory ring is inconsistent (its peer wrote it wrongly)";
+      case errc::malformed_reply: return "malformed reply from the kernel (sock_diag netlink)";
     }
     return "unknown sockit error";
   }

@@ -33,6 +33,21 @@ int take_signal(int signal_fd) {
   }
 }
 
+Result<int> wait_for_signal(int signal_fd, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return 0;
+    pollfd fd{signal_fd, POLLIN, 0};
+    const int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return fail(std::error_code(errno, std::system_category()));
+    if (ready > 0) {
+      if (const int signal = take_signal(signal_fd); signal != 0) return signal;
+    }
+  }
+}
+
 Result<StopWait> wait_for_stop_signal(int signal_fd, std::chrono::milliseconds interval,
                                       const std::function<void()>& on_tick, int extra_fd) {
   using Clock = std::chrono::steady_clock;

@@ -21,6 +21,11 @@ namespace sockit::cli {
 // Consumes one pending signal from the signalfd; returns its number (0 if none).
 int take_signal(int signal_fd);
 
+// Waits up to `timeout` for a stop signal on `signal_fd`: its number, or 0 when the
+// time is up first (`sockit inspect --watch` between two refreshes). EINTR waits
+// again for the time that is left.
+[[nodiscard]] Result<int> wait_for_signal(int signal_fd, std::chrono::milliseconds timeout);
+
 // What ended wait_for_stop_signal: a stop signal (its number), or `extra_fd`
 // became readable (signal 0).
 struct StopWait {
