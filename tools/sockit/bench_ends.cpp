@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <deque>
+#include <type_traits>
 #include <vector>
 
 #include "sockit/datagram_socket.hpp"
@@ -80,41 +81,36 @@ class RawEnd final : public BenchEnd {
 
 // --- the sockit blocking API --------------------------------------------------------
 
-class StreamEnd final : public BenchEnd {
+// StreamSocket, DatagramSocket or SeqPacketSocket through its own calls.
+template <typename SocketType>
+class SocketEnd final : public BenchEnd {
  public:
-  explicit StreamEnd(StreamSocket socket) : socket_(std::move(socket)) {}
-  Status send(std::span<const std::byte> message) override { return socket_.send_all(message); }
+  explicit SocketEnd(SocketType socket) : socket_(std::move(socket)) {}
+
+  Status send(std::span<const std::byte> message) override {
+    if constexpr (std::is_same_v<SocketType, StreamSocket>) {
+      return socket_.send_all(message);
+    } else {
+      return socket_.send(message);
+    }
+  }
+
   Result<std::size_t> receive(std::span<std::byte> buffer) override {
-    if (auto s = socket_.recv_exact(buffer); !s) return std::unexpected(s.error());
-    return buffer.size();
+    if constexpr (std::is_same_v<SocketType, StreamSocket>) {
+      if (auto s = socket_.recv_exact(buffer); !s) return std::unexpected(s.error());
+      return buffer.size();
+    } else {
+      auto n = socket_.recv(buffer);
+      // A seqpacket peer's close reads as 0 (our records are never empty).
+      if constexpr (std::is_same_v<SocketType, SeqPacketSocket>) {
+        if (n && *n == 0) return std::unexpected(make_error_code(errc::end_of_stream));
+      }
+      return n;
+    }
   }
 
  private:
-  StreamSocket socket_;
-};
-
-class DatagramEnd final : public BenchEnd {
- public:
-  explicit DatagramEnd(DatagramSocket socket) : socket_(std::move(socket)) {}
-  Status send(std::span<const std::byte> message) override { return socket_.send(message); }
-  Result<std::size_t> receive(std::span<std::byte> buffer) override { return socket_.recv(buffer); }
-
- private:
-  DatagramSocket socket_;
-};
-
-class SeqPacketEnd final : public BenchEnd {
- public:
-  explicit SeqPacketEnd(SeqPacketSocket socket) : socket_(std::move(socket)) {}
-  Status send(std::span<const std::byte> message) override { return socket_.send(message); }
-  Result<std::size_t> receive(std::span<std::byte> buffer) override {
-    auto n = socket_.recv(buffer);
-    if (n && *n == 0) return std::unexpected(make_error_code(errc::end_of_stream));
-    return n;
-  }
-
- private:
-  SeqPacketSocket socket_;
+  SocketType socket_;
 };
 
 class ShmEnd final : public BenchEnd {
@@ -332,9 +328,10 @@ Result<std::unique_ptr<BenchEnd>> make_bench_end(const BenchTransport& t, const 
   auto fd = prepared_fd(t, std::move(in), options.reply_timeout, false);
   if (!fd) return std::unexpected(fd.error());
   switch (t.kind) {
-    case BenchKind::stream: return std::make_unique<StreamEnd>(StreamSocket(std::move(*fd), *t.socket));
-    case BenchKind::datagram: return std::make_unique<DatagramEnd>(DatagramSocket(std::move(*fd), *t.socket));
-    default: return std::make_unique<SeqPacketEnd>(SeqPacketSocket(std::move(*fd)));
+    case BenchKind::stream: return std::make_unique<SocketEnd<StreamSocket>>(StreamSocket(std::move(*fd), *t.socket));
+    case BenchKind::datagram:
+      return std::make_unique<SocketEnd<DatagramSocket>>(DatagramSocket(std::move(*fd), *t.socket));
+    default: return std::make_unique<SocketEnd<SeqPacketSocket>>(SeqPacketSocket(std::move(*fd)));
   }
 }
 

@@ -38,9 +38,13 @@ std::string micros(std::uint64_t nanoseconds) { return fmt::format("{:.2f}", nan
 
 // 1234567 -> "1,234,567": rates are read at a glance.
 std::string grouped(double value) {
-  std::string digits = fmt::format("{:.0f}", value);
-  for (int at = static_cast<int>(digits.size()) - 3; at > 0; at -= 3) digits.insert(static_cast<std::size_t>(at), ",");
-  return digits;
+  const std::string digits = fmt::format("{:.0f}", value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 const BenchRow* find_row(const BenchReport& report, std::string_view transport, BenchMeasure measure,

@@ -291,7 +291,6 @@ Command add_bench_command(CLI::App& parent) {
                        ->delimiter(',');
   app->add_option("--json", args->json_file, "Also write every figure and the machine to FILE as JSON");
   app->add_option("--csv", args->csv_file, "Also write every figure and the machine to FILE as CSV");
-  add_verbose_flag(*app);
   std::string transports;
   for (const BenchTransport& t : bench_transports()) transports += fmt::format("  {:<24} {}\n", t.name, t.description);
   app->footer(
