@@ -154,6 +154,7 @@ assert "parent_cpu" in m and "child_cpu" in m
 s = d["settings"]
 assert s["duration_s"] > 0 and s["warmup_s"] > 0 and s["rtt_message_bytes"] == 64, s
 assert s["sizes"] == [64, 65536] and s["backends"] == ["epoll"], s
+assert s["rtt_rate_per_s"] is None, s
 measured = 0
 for r in d["results"]:
     for k in ("measure", "transport", "path", "message_bytes"):
@@ -190,11 +191,32 @@ TEST_F(BenchRun, CsvHasAHeaderAndOneLinePerRow) {
   EXPECT_EQ(lines.size(), 1u + 4 * (3 + 2 * 2));
 }
 
+TEST(CliBench, AFixedRateRunPacesItsPingsAndSaysSo) {
+  // 2,000 round trips/s for 0.1 s: 200 are due in the measured span, so a
+  // closed loop (as many as the replies allow) would show as more. Fewer is
+  // allowed: a loaded machine falls behind and each late ping counts its wait.
+  const BenchOutput run = bench({"--duration", "0.1", "--transports", "socketpair-stream", "--sizes", "64",
+                                 "--backends", "epoll", "--rate", "2000"},
+                                kRunWait);
+  ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
+  EXPECT_NE(run.out.find("64 B messages, 2000 round trips/s, each timed from when it was due"), std::string::npos)
+      << run.out;
+  const auto rows = table(run.out, "Round-trip latency (RTT");
+  ASSERT_EQ(rows.size(), 3u) << run.out;
+  for (const std::string& row : rows) {
+    const auto w = words(row);
+    ASSERT_EQ(w.size(), 8u) << row;
+    for (std::size_t i = 2; i < w.size(); ++i) EXPECT_GT(figure(w[i]), 0) << row;
+    EXPECT_LE(figure(w[7]), 201) << "more round trips than were due: " << row;
+  }
+}
+
 TEST(CliBench, BadOptionsAreUsageErrors) {
   const std::vector<std::vector<std::string>> bad = {
       {"--transports", "carrier-pigeon"}, {"--sizes", "0"},        {"--sizes", "1M"},
       {"--sizes", "64x"},                 {"--backends", "kqueue"}, {"--duration", "0"},
       {"--duration", "abc"},              {"--quick", "--duration", "1"}, {"extra"},
+      {"--rate", "0"},                    {"--rate", "-5"},
   };
   for (const auto& args : bad) {
     const BenchOutput run = bench(args);

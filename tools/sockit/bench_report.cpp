@@ -93,8 +93,11 @@ void print_rtt_table(const BenchReport& report) {
   for (const BenchRow& row : report.rows) {
     if (row.bench_case.measure != BenchMeasure::rtt || !row.measured()) continue;
     if (!header) {
-      fmt::print("Round-trip latency (RTT: request and reply, microseconds), {} messages\n",
-                 size_label(report.rtt_size));
+      fmt::print("Round-trip latency (RTT: request and reply, microseconds), {} messages{}\n",
+                 size_label(report.rtt_size),
+                 report.timing.rate > 0
+                     ? fmt::format(", {:g} round trips/s, each timed from when it was due", report.timing.rate)
+                     : "");
       fmt::print("{:<24} {:<15} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12}\n", "transport", "path", "p50", "p90", "p99",
                  "p99.9", "max", "round trips");
       header = true;
@@ -242,10 +245,11 @@ std::string bench_json(const BenchReport& report) {
   std::string backends;
   for (const std::string& b : report.backends) backends += (backends.empty() ? "" : ", ") + json_string(b);
   out += fmt::format(
-      "  \"settings\": {{\"duration_s\": {}, \"warmup_s\": {}, \"rtt_message_bytes\": {}, \"sizes\": [{}], "
-      "\"backends\": [{}]}},\n",
+      "  \"settings\": {{\"duration_s\": {}, \"warmup_s\": {}, \"rtt_rate_per_s\": {}, \"rtt_message_bytes\": {}, "
+      "\"sizes\": [{}], \"backends\": [{}]}},\n",
       number(std::chrono::duration<double>(report.timing.duration).count()),
-      number(std::chrono::duration<double>(report.timing.warmup).count()), report.rtt_size, sizes, backends);
+      number(std::chrono::duration<double>(report.timing.warmup).count()),
+      report.timing.rate > 0 ? number(report.timing.rate) : "null", report.rtt_size, sizes, backends);
   out += "  \"results\": [";
   bool first = true;
   for (const BenchRow& row : report.rows) {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 #include <fmt/core.h>
@@ -86,31 +87,49 @@ std::vector<std::byte> pattern(std::size_t size) {
   ::_exit(kExitFailure);
 }
 
+// Until `when`: asleep while it is far (the OS timer overshoots by tens of
+// microseconds), then spinning on the clock for the last stretch.
+void wait_until(Clock::time_point when) {
+  constexpr auto kSpin = std::chrono::microseconds(200);
+  if (when - Clock::now() > kSpin) std::this_thread::sleep_until(when - kSpin);
+  while (Clock::now() < when) {
+  }
+}
+
+// Closed loop: the next ping goes as the reply arrives, each timed from its
+// send. At a fixed rate (timing.rate) ping i is due at start + i/rate and is
+// timed from that due time, not from when it went: a stall then shows in every
+// ping it held up, instead of in one (coordinated omission).
 Status measure_rtt(BenchEnd& end, std::size_t size, const BenchTiming& timing, BenchFigures& figures) {
   std::vector<std::byte> message = pattern(size);
   std::vector<std::byte> reply(size);
-  const auto ping = [&]() -> Status {
+  const bool paced = timing.rate > 0;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(paced ? 1.0 / timing.rate : 0.0));
+  auto sent = Clock::now();
+  auto due = sent;
+  const auto measure_from = sent + timing.warmup;
+  const auto until = measure_from + timing.duration;
+  for (;;) {
+    if (paced) {
+      wait_until(due);
+      sent = due;
+    }
     if (auto s = end.send(message); !s) return s;
     auto n = end.receive(reply);
     if (!n) return std::unexpected(n.error());
     if (*n != size) return std::unexpected(make_error_code(errc::message_truncated));
-    return {};
-  };
-  const auto warm_until = Clock::now() + timing.warmup;
-  while (Clock::now() < warm_until) {
-    if (auto s = ping(); !s) return s;
-  }
-  const auto start = Clock::now();
-  const auto until = start + timing.duration;
-  for (auto sent = start;;) {
-    if (auto s = ping(); !s) return s;
     const auto back = Clock::now();
-    figures.rtt.record(static_cast<std::uint64_t>((back - sent).count()));
-    if (back >= until) {
-      figures.seconds = std::chrono::duration<double>(back - start).count();
+    if (sent >= measure_from) figures.rtt.record(static_cast<std::uint64_t>((back - sent).count()));
+    if (back >= until && figures.rtt.count() > 0) {
+      figures.seconds = std::chrono::duration<double>(back - measure_from).count();
       return {};
     }
-    sent = back;
+    if (paced) {
+      due += interval;
+    } else {
+      sent = back;
+    }
   }
 }
 

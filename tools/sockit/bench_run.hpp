@@ -3,7 +3,8 @@
 //
 //  - RTT: the parent sends a message and waits for the child's echo, again and
 //    again; each round trip (send to reply, a full RTT, not RTT/2) goes into a
-//    LatencyHistogram. One message in flight.
+//    LatencyHistogram. One message in flight; with a fixed rate, each is timed
+//    from when it was due (see measure_rtt).
 //  - Throughput: the child sends messages as fast as it can; the parent receives
 //    and counts them. Figures are what arrived (for UDP, datagrams the kernel
 //    dropped are not counted: the rate is the receiver's).
@@ -40,6 +41,9 @@ struct BenchTiming {
   // A reply (or the next streamed message) that takes longer ends the run with
   // an error instead of a hang (a lost UDP datagram, a wedged peer).
   std::chrono::milliseconds reply_timeout{std::chrono::seconds(2)};
+  // RTT at a fixed rate (round trips per second), latency from each ping's
+  // scheduled send time; 0: closed loop (the next ping when the reply is in).
+  double rate = 0;
 };
 
 // The CPUs the two processes are pinned to, when there are two or more.
