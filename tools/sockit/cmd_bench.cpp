@@ -283,20 +283,23 @@ Command add_bench_command(CLI::App& parent) {
       ->transform(seconds_in(0.001, 600))
       ->excludes(quick);
   app->add_option("--transports", args->transports, "Comma-separated transports (default all; see below)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->type_name("LIST");
   app->add_option("--sizes", args->sizes,
                   "Comma-separated message sizes, 1 B to 64 KiB (default 64,1KiB,64KiB); RTT uses the smallest")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->type_name("LIST");
   auto* backends = app->add_option("--backends", args->backends,
                                    "Event-loop backends for the loop path: select, poll, epoll, epoll-et, io_uring "
                                    "(default epoll,io_uring)")
-                       ->delimiter(',');
+                       ->delimiter(',')
+                       ->type_name("LIST");
   app->add_option("--rate", args->rate,
                   "RTT at a fixed rate of N round trips per second, each timed from its scheduled send "
                   "(stalls are not hidden: coordinated omission); default: closed loop")
       ->transform(whole_in(1, 10'000'000, "a number of round trips per second"));
-  app->add_option("--json", args->json_file, "Also write every figure and the machine to FILE as JSON");
-  app->add_option("--csv", args->csv_file, "Also write every figure and the machine to FILE as CSV");
+  app->add_option("--json", args->json_file, "Also write every figure and the machine to FILE as JSON")->type_name("FILE");
+  app->add_option("--csv", args->csv_file, "Also write every figure and the machine to FILE as CSV")->type_name("FILE");
   std::string transports;
   for (const BenchTransport& t : bench_transports()) transports += fmt::format("  {:<24} {}\n", t.name, t.description);
   app->footer(
