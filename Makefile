@@ -74,6 +74,8 @@ demo: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/demo.sh build/release/tools/sockit/sockit
 	@scripts/fd-passing-demo.sh build/release/tools/sockit/sockit
+	@printf '\n== sockit bench --quick: the IPC trade-off table, measured on this machine ==\n'
+	@build/release/tools/sockit/sockit bench --quick
 
 # Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 10 minutes; BENCH_ROUNDS=N etc.
 # are read from the environment. The report goes to stdout and build/bench/.
