@@ -108,7 +108,7 @@ void print_flood(const LoadReportInput& in) {
   fmt::print("  refused:     {} (the connect failed{})\n", t.refused,
              t.first_connect_error.empty() ? "" : fmt::format("; first: {}", t.first_connect_error));
   fmt::print("  unanswered:  {} (no connect or no echo by the end)\n", t.unanswered);
-  if (t.latency.count() > 0) fmt::print("  time to echo: {} (from the start of the flood)\n", latency_text(t.latency));
+  if (t.latency.count() > 0) fmt::print("  latency:     {} (flood start to each echo)\n", latency_text(t.latency));
 }
 
 std::string json_latency(const LatencyHistogram& h) {
