@@ -190,6 +190,11 @@ class ChurnWorker {
 
   void abort_all() {
     failing_ = true;
+    // The window ends here (a failed run still reports what it measured up to now).
+    if (!window_end_) {
+      window_end_ = LoadClock::now();
+      cpu_end_ = thread_cpu();
+    }
     warmup_timer_.cancel();
     end_timer_.cancel();
     failure_check_.cancel();

@@ -41,7 +41,11 @@ struct EchoConnection {
   EchoCursor echo;               // the echo's progress, checked byte by byte
   std::uint64_t measured_taken = 0;  // messages sent or scheduled after the warm-up
   std::deque<TimePoint> in_flight;  // their send (--rate: scheduled) times, oldest first
-  std::deque<TimePoint> due;        // --rate: scheduled, waiting for room within --depth
+  // --rate: its scheduled messages waiting for room within --depth, as a range of
+  // the thread's schedule slots (every n-th slot is this connection's, n = the
+  // thread's connections): O(1) memory however far a stalled server falls behind.
+  std::uint64_t due_from = 0;  // the first waiting slot
+  std::uint64_t due_count = 0;
   TimePoint last_progress;          // the last echo byte, or when the wait for one began
   bool closing = false;             // we are closing it: its close is no error
 };
@@ -176,29 +180,31 @@ class EchoWorker {
   void rate_tick() {
     const TimePoint now = LoadClock::now();
     const double interval_ns = 1e9 / share_.rate;
-    TimePoint slot = slot_time(interval_ns);
+    TimePoint slot = slot_time(next_slot_, interval_ns);
     while (slot <= now && !ended_ && !failing_) {
       EchoConnection& c = connections_[next_slot_ % connections_.size()];
       ++next_slot_;
       if (may_send(c, slot)) {
         take(c, slot);
-        c.due.push_back(slot);
+        if (c.due_count++ == 0) c.due_from = next_slot_ - 1;
         send_due(c);
       }
-      slot = slot_time(interval_ns);
+      slot = slot_time(next_slot_, interval_ns);
     }
     if (ended_ || failing_) return;
     rate_timer_ = loop_.run_after(slot - now, [this] { rate_tick(); });
   }
 
-  TimePoint slot_time(double interval_ns) const {
-    return start_ + nanoseconds(std::llround(static_cast<double>(next_slot_) * interval_ns));
+  TimePoint slot_time(std::uint64_t slot, double interval_ns) const {
+    return start_ + nanoseconds(std::llround(static_cast<double>(slot) * interval_ns));
   }
 
   void send_due(EchoConnection& c) {
-    while (!c.due.empty() && c.in_flight.size() < options_.depth && !failing_ && !c.closing) {
-      const TimePoint scheduled = c.due.front();
-      c.due.pop_front();
+    const double interval_ns = 1e9 / share_.rate;
+    while (c.due_count > 0 && c.in_flight.size() < options_.depth && !failing_ && !c.closing) {
+      const TimePoint scheduled = slot_time(c.due_from, interval_ns);
+      c.due_from += connections_.size();
+      --c.due_count;
       send_one(c, scheduled);
     }
   }
@@ -248,7 +254,7 @@ class EchoWorker {
   // Done sending and nothing awaited: close it (gracefully: the server sees an
   // orderly end of stream, not a reset).
   void maybe_finish(EchoConnection& c) {
-    if (c.closing || failing_ || !c.connection || !c.in_flight.empty() || !c.due.empty()) return;
+    if (c.closing || failing_ || !c.connection || !c.in_flight.empty() || c.due_count > 0) return;
     const bool quota_done = c.measured_taken >= c.quota && LoadClock::now() >= warmup_end_;
     if (!ended_ && !quota_done) return;
     c.closing = true;
@@ -272,7 +278,7 @@ class EchoWorker {
     cpu_end_ = thread_cpu();
     rate_timer_.cancel();
     for (EchoConnection& c : connections_) {
-      c.due.clear();
+      c.due_count = 0;
       maybe_finish(c);
     }
   }
@@ -311,6 +317,11 @@ class EchoWorker {
 
   void abort_all() {
     failing_ = true;
+    // The window ends here (a failed run still reports what it measured up to now).
+    if (traffic_started_ && !window_end_) {
+      window_end_ = LoadClock::now();
+      cpu_end_ = thread_cpu();
+    }
     warmup_timer_.cancel();
     end_timer_.cancel();
     rate_timer_.cancel();
