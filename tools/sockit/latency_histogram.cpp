@@ -39,6 +39,7 @@ std::uint64_t LatencyHistogram::percentile(double q) const noexcept {
   q = std::clamp(q, 0.0, 1.0);
   // The rank (1-based) of the value wanted: q = 0.5 of 10 values is the 5th.
   const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_))));
+  if (rank >= count_) return max_;  // the largest value is known exactly
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; ++i) {
     seen += counts_[i];

@@ -18,7 +18,8 @@ class LatencyHistogram {
   void record(std::uint64_t ns) noexcept;
   void merge(const LatencyHistogram& other) noexcept;
   // The value below which a fraction q (0..1) of the recorded ones lie: the middle
-  // of the bucket holding that rank, never above max(). 0 when nothing was recorded.
+  // of the bucket holding that rank, never above max(); q = 1 is max() itself. 0
+  // when nothing was recorded.
   [[nodiscard]] std::uint64_t percentile(double q) const noexcept;
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
