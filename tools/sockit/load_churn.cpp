@@ -15,8 +15,6 @@
 #include "errors.hpp"
 #include "load_run.hpp"
 #include "load_verify.hpp"
-#include "sockit/net/connection.hpp"
-#include "sockit/net/connector.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -47,8 +45,6 @@ class ChurnWorker {
         payload_(options_.seed, options_.sizes, options_.framing == net::Framing::Kind::line),
         scratch_(options_.sizes.max),
         slots_(context.share.count) {
-    framing_.kind = options_.framing;
-    framing_.max_frame = options_.sizes.max;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       slots_[i].id = context.share.first + i;
       slots_[i].quota = message_quota(options_, context.share.first + i);
@@ -60,9 +56,9 @@ class ChurnWorker {
     warmup_end_ = now + options_.warmup;
     if (options_.duration) end_ = warmup_end_ + *options_.duration;
     if (options_.warmup.count() == 0) {
-      cpu_start_ = thread_cpu();
+      window_.start_cpu();
     } else {
-      warmup_timer_ = loop_.run_after(options_.warmup, [this] { cpu_start_ = thread_cpu(); });
+      warmup_timer_ = loop_.run_after(options_.warmup, [this] { window_.start_cpu(); });
     }
     if (end_) end_timer_ = loop_.run_after(*end_ - now, [this] { end(); });
     failure_check_ = loop_.run_every(std::chrono::milliseconds(100), [this] {
@@ -70,12 +66,7 @@ class ChurnWorker {
     });
     for (std::size_t i = 0; i < slots_.size(); ++i) begin(i);
     if (!failing_) loop_.run();
-    tally_.window_start = warmup_end_;
-    tally_.window_end = window_end_.value_or(warmup_end_);
-    const CpuTime stop = cpu_end_.value_or(thread_cpu());
-    const CpuTime start = cpu_start_.value_or(stop);
-    tally_.cpu_user = stop.user - start.user;
-    tally_.cpu_system = stop.system - start.system;
+    window_.report(warmup_end_, tally_);
     return std::move(tally_);
   }
 
@@ -90,10 +81,7 @@ class ChurnWorker {
     if (ended_ || (s.counted >= s.quota && now >= warmup_end_)) return rest(s);
     s.began = now;
     s.echoed = false;
-    auto connector = net::Connector::create(loop_, options_.address,
-                                            {.attempt_timeout = options_.connect_timeout,
-                                             .total_timeout = options_.connect_timeout,
-                                             .max_attempts = 1});
+    auto connector = load_connector(loop_, options_, 1);
     if (!connector) {  // the address itself (a name that no longer resolves): no slot can go on
       return fail(fmt::format("connection {}: connect: {}", s.id, describe(connector.error())));
     }
@@ -105,7 +93,7 @@ class ChurnWorker {
     ChurnSlot& s = slots_[i];
     s.connector.reset();
     auto connection = net::make_connection(
-        loop_, std::move(fd), {.framing = framing_, .close_linger = std::chrono::milliseconds(2000)});
+        loop_, std::move(fd), load_connection_options(options_, std::chrono::milliseconds(2000)));
     if (!connection) {
       if (counting(s.began)) ++tally_.connect_failed;
       if (tally_.first_connect_error.empty()) tally_.first_connect_error = describe(connection.error());
@@ -168,17 +156,13 @@ class ChurnWorker {
 
   void end() {
     ended_ = true;
-    window_end_ = *end_;
-    cpu_end_ = thread_cpu();
+    window_.end(*end_);
     // Exchanges in progress finish (their slots rest afterwards); bounded by the
     // connect timeout and the close linger.
   }
 
   void finish() {
-    if (!window_end_) {
-      window_end_ = last_counted_.value_or(warmup_end_);
-      cpu_end_ = thread_cpu();
-    }
+    window_.end(last_counted_.value_or(warmup_end_));  // unless the end came first
     loop_.stop();
   }
 
@@ -191,10 +175,7 @@ class ChurnWorker {
   void abort_all() {
     failing_ = true;
     // The window ends here (a failed run still reports what it measured up to now).
-    if (!window_end_) {
-      window_end_ = LoadClock::now();
-      cpu_end_ = thread_cpu();
-    }
+    window_.end(LoadClock::now());
     warmup_timer_.cancel();
     end_timer_.cancel();
     failure_check_.cancel();
@@ -209,7 +190,6 @@ class ChurnWorker {
   const LoadOptions& options_;
   LoadShared& shared_;
   const LoadPayload payload_;
-  net::Framing framing_;
   std::vector<std::byte> scratch_;
   std::vector<ChurnSlot> slots_;  // never resized: callbacks hold indexes
   std::size_t idle_ = 0;
@@ -217,10 +197,8 @@ class ChurnWorker {
   bool failing_ = false;
   TimePoint warmup_end_;
   std::optional<TimePoint> end_;
-  std::optional<TimePoint> window_end_;
   std::optional<TimePoint> last_counted_;
-  std::optional<CpuTime> cpu_start_;
-  std::optional<CpuTime> cpu_end_;
+  MeasuredWindow window_;
   event::TimerHandle warmup_timer_;
   event::TimerHandle end_timer_;
   event::TimerHandle failure_check_;

@@ -23,8 +23,6 @@
 #include "errors.hpp"
 #include "load_run.hpp"
 #include "load_verify.hpp"
-#include "sockit/net/connection.hpp"
-#include "sockit/net/connector.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -60,8 +58,6 @@ class EchoWorker {
         payload_(options_.seed, options_.sizes, options_.framing == net::Framing::Kind::line),
         scratch_(options_.sizes.max),
         connections_(share_.count) {
-    framing_.kind = options_.framing;
-    framing_.max_frame = options_.sizes.max;  // a longer echo is a protocol error on that connection
     for (std::size_t i = 0; i < connections_.size(); ++i) {
       connections_[i].id = share_.first + i;
       connections_[i].quota = message_quota(options_, share_.first + i);
@@ -73,14 +69,7 @@ class EchoWorker {
     for (std::size_t i = 0; i < connections_.size() && !failing_; ++i) connect(i);
     if (!failing_) loop_.run();
     if (!arrived_) shared_.arrive_connected();  // cannot happen; never leave the others waiting
-    if (traffic_started_) {
-      tally_.window_start = warmup_end_;
-      tally_.window_end = window_end_.value_or(warmup_end_);
-      const CpuTime end = cpu_end_.value_or(thread_cpu());
-      const CpuTime start = cpu_start_.value_or(end);
-      tally_.cpu_user = end.user - start.user;
-      tally_.cpu_system = end.system - start.system;
-    }
+    if (traffic_started_) window_.report(warmup_end_, tally_);
     return std::move(tally_);
   }
 
@@ -91,12 +80,7 @@ class EchoWorker {
     // A few attempts: a Unix server's full backlog (EAGAIN) or a SYN queue that
     // overflows under thousands of connects is cured by a retry; a server that
     // is not there is reported in a few hundred milliseconds, not after the timeout.
-    auto connector = net::Connector::create(loop_, options_.address,
-                                            {.attempt_timeout = options_.connect_timeout,
-                                             .total_timeout = options_.connect_timeout,
-                                             .max_attempts = 5,
-                                             .initial_backoff = std::chrono::milliseconds(20),
-                                             .max_backoff = std::chrono::milliseconds(500)});
+    auto connector = load_connector(loop_, options_, 5);
     if (!connector) return connect_failed(c, connector.error());
     c.connector = std::move(*connector);
     c.connector->start([this, i](Result<Fd> fd) { connected(i, std::move(fd)); });
@@ -106,7 +90,7 @@ class EchoWorker {
     EchoConnection& c = connections_[i];
     if (!fd) return connect_failed(c, fd.error());
     auto connection = net::make_connection(
-        loop_, std::move(fd), {.framing = framing_, .close_linger = std::chrono::milliseconds(2000)});
+        loop_, std::move(fd), load_connection_options(options_, std::chrono::milliseconds(2000)));
     if (!connection) return connect_failed(c, connection.error());
     c.connection = std::move(*connection);
     c.connection->on_message([this, i](net::Connection&, std::span<const std::byte> data) { echoed(i, data); });
@@ -139,9 +123,9 @@ class EchoWorker {
     warmup_end_ = now + options_.warmup;
     if (options_.duration) end_ = warmup_end_ + *options_.duration;
     if (options_.warmup.count() == 0) {
-      cpu_start_ = thread_cpu();
+      window_.start_cpu();
     } else {
-      warmup_timer_ = loop_.run_after(options_.warmup, [this] { cpu_start_ = thread_cpu(); });
+      warmup_timer_ = loop_.run_after(options_.warmup, [this] { window_.start_cpu(); });
     }
     if (end_) end_timer_ = loop_.run_after(*end_ - now, [this] { end_traffic(); });
     housekeeping_timer_ = loop_.run_every(std::chrono::milliseconds(100), [this] { housekeeping(); });
@@ -274,8 +258,7 @@ class EchoWorker {
 
   void end_traffic() {
     ended_ = true;
-    window_end_ = *end_;
-    cpu_end_ = thread_cpu();
+    window_.end(*end_);
     rate_timer_.cancel();
     for (EchoConnection& c : connections_) {
       c.due_count = 0;
@@ -285,10 +268,7 @@ class EchoWorker {
 
   // Every connection closed by us: the share is done (the end, or every quota).
   void finish() {
-    if (!window_end_) {
-      window_end_ = last_counted_.value_or(warmup_end_);
-      cpu_end_ = thread_cpu();
-    }
+    window_.end(last_counted_.value_or(warmup_end_));  // unless the end came first
     loop_.stop();
   }
 
@@ -318,10 +298,7 @@ class EchoWorker {
   void abort_all() {
     failing_ = true;
     // The window ends here (a failed run still reports what it measured up to now).
-    if (traffic_started_ && !window_end_) {
-      window_end_ = LoadClock::now();
-      cpu_end_ = thread_cpu();
-    }
+    if (traffic_started_) window_.end(LoadClock::now());
     warmup_timer_.cancel();
     end_timer_.cancel();
     rate_timer_.cancel();
@@ -339,7 +316,6 @@ class EchoWorker {
   const LoadShare share_;
   LoadShared& shared_;
   const LoadPayload payload_;
-  net::Framing framing_;
   std::vector<std::byte> scratch_;  // the message being sent (Connection::send copies it)
   std::vector<EchoConnection> connections_;  // never resized: callbacks hold indexes
   std::size_t pending_connects_ = 0;
@@ -351,10 +327,8 @@ class EchoWorker {
   TimePoint start_;
   TimePoint warmup_end_;
   std::optional<TimePoint> end_;
-  std::optional<TimePoint> window_end_;
   std::optional<TimePoint> last_counted_;
-  std::optional<CpuTime> cpu_start_;
-  std::optional<CpuTime> cpu_end_;
+  MeasuredWindow window_;
   std::uint64_t next_slot_ = 0;
   event::TimerHandle warmup_timer_;
   event::TimerHandle end_timer_;

@@ -14,8 +14,6 @@
 #include "errors.hpp"
 #include "load_run.hpp"
 #include "load_verify.hpp"
-#include "sockit/net/connection.hpp"
-#include "sockit/net/connector.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -41,14 +39,12 @@ class FloodWorker {
         shared_(context.shared),
         payload_(options_.seed, options_.sizes, options_.framing == net::Framing::Kind::line),
         connections_(context.share.count) {
-    framing_.kind = options_.framing;
-    framing_.max_frame = options_.sizes.max;
     for (std::size_t i = 0; i < connections_.size(); ++i) connections_[i].id = context.share.first + i;
   }
 
   LoadTally run() {
     start_ = LoadClock::now();
-    cpu_start_ = thread_cpu();
+    window_.start_cpu();
     // --duration is required for flood (checked by the command), so the hold ends.
     end_timer_ = loop_.run_after(*options_.duration, [this] { end(); });
     failure_check_ = loop_.run_every(std::chrono::milliseconds(100), [this] {
@@ -56,11 +52,7 @@ class FloodWorker {
     });
     for (std::size_t i = 0; i < connections_.size() && !failing_; ++i) connect(i);
     if (!failing_) loop_.run();
-    tally_.window_start = start_;
-    tally_.window_end = end_time_.value_or(LoadClock::now());
-    const CpuTime stop = cpu_end_.value_or(thread_cpu());
-    tally_.cpu_user = stop.user - cpu_start_.user;
-    tally_.cpu_system = stop.system - cpu_start_.system;
+    window_.report(start_, tally_);
     return std::move(tally_);
   }
 
@@ -68,10 +60,7 @@ class FloodWorker {
   void connect(std::size_t i) {
     FloodConnection& c = connections_[i];
     // One attempt each: a refusal is what is being counted, not something to retry.
-    auto connector = net::Connector::create(loop_, options_.address,
-                                            {.attempt_timeout = options_.connect_timeout,
-                                             .total_timeout = options_.connect_timeout,
-                                             .max_attempts = 1});
+    auto connector = load_connector(loop_, options_, 1);
     if (!connector) return fail(fmt::format("connection {}: connect: {}", c.id, describe(connector.error())));
     c.connector = std::move(*connector);
     c.connector->start([this, i](Result<Fd> fd) { connected(i, std::move(fd)); });
@@ -80,7 +69,7 @@ class FloodWorker {
   void connected(std::size_t i, Result<Fd> fd) {
     FloodConnection& c = connections_[i];
     auto connection = net::make_connection(
-        loop_, std::move(fd), {.framing = framing_, .close_linger = std::chrono::milliseconds(1000)});
+        loop_, std::move(fd), load_connection_options(options_, std::chrono::milliseconds(1000)));
     if (!connection) {
       if (tally_.first_connect_error.empty()) tally_.first_connect_error = describe(connection.error());
       return settle(c, FloodState::refused);
@@ -126,8 +115,7 @@ class FloodWorker {
 
   void end() {
     ended_ = true;
-    end_time_ = LoadClock::now();
-    cpu_end_ = thread_cpu();
+    window_.end(LoadClock::now());
     end_timer_.cancel();
     for (FloodConnection& c : connections_) {
       c.connector.reset();
@@ -158,6 +146,7 @@ class FloodWorker {
 
   void abort_all() {
     failing_ = true;
+    window_.end(LoadClock::now());
     end_timer_.cancel();
     failure_check_.cancel();
     for (FloodConnection& c : connections_) {
@@ -172,7 +161,6 @@ class FloodWorker {
   const LoadOptions& options_;
   LoadShared& shared_;
   const LoadPayload payload_;
-  net::Framing framing_;
   std::vector<FloodConnection> connections_;  // never resized: callbacks hold indexes
   std::size_t settled_ = 0;
   std::size_t open_at_end_ = 0;
@@ -180,9 +168,7 @@ class FloodWorker {
   bool ended_ = false;
   bool failing_ = false;
   TimePoint start_;
-  std::optional<TimePoint> end_time_;
-  CpuTime cpu_start_;
-  std::optional<CpuTime> cpu_end_;
+  MeasuredWindow window_;
   event::TimerHandle end_timer_;
   event::TimerHandle failure_check_;
   LoadTally tally_;

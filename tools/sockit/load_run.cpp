@@ -58,6 +58,32 @@ CpuTime thread_cpu() {
   return {us(usage.ru_utime), us(usage.ru_stime)};
 }
 
+void MeasuredWindow::report(LoadClock::time_point start, LoadTally& tally) const {
+  tally.window_start = start;
+  tally.window_end = end_.value_or(start);
+  const CpuTime stop = cpu_end_.value_or(thread_cpu());
+  const CpuTime begin = cpu_start_.value_or(stop);
+  tally.cpu_user = stop.user - begin.user;
+  tally.cpu_system = stop.system - begin.system;
+}
+
+net::ConnectionOptions load_connection_options(const LoadOptions& options, std::chrono::milliseconds close_linger) {
+  net::ConnectionOptions connection{.close_linger = close_linger};
+  connection.framing.kind = options.framing;
+  connection.framing.max_frame = options.sizes.max;
+  return connection;
+}
+
+Result<std::unique_ptr<net::Connector>> load_connector(event::EventLoop& loop, const LoadOptions& options,
+                                                       unsigned max_attempts) {
+  return net::Connector::create(loop, options.address,
+                                {.attempt_timeout = options.connect_timeout,
+                                 .total_timeout = options.connect_timeout,
+                                 .max_attempts = max_attempts,
+                                 .initial_backoff = std::chrono::milliseconds(20),
+                                 .max_backoff = std::chrono::milliseconds(500)});
+}
+
 namespace {
 
 struct ThreadOutcome {

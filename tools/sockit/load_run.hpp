@@ -21,6 +21,8 @@
 #include "load_payload.hpp"
 #include "sockit/address.hpp"
 #include "sockit/event/event_loop.hpp"
+#include "sockit/net/connection.hpp"
+#include "sockit/net/connector.hpp"
 #include "sockit/net/framing.hpp"
 
 namespace sockit::cli {
@@ -112,6 +114,35 @@ class LoadShared {
   mutable std::mutex mutex_;
   std::string error_;
 };
+
+// One thread's measured window: where it ends and the thread's CPU at both ends.
+class MeasuredWindow {
+ public:
+  void start_cpu() { cpu_start_ = thread_cpu(); }
+  // Ends the window at `at` and reads the CPU; later calls change nothing.
+  void end(LoadClock::time_point at) {
+    if (end_) return;
+    end_ = at;
+    cpu_end_ = thread_cpu();
+  }
+  // The window [start, end] and the CPU spent in it, into `tally` (a window that
+  // never ended is empty).
+  void report(LoadClock::time_point start, LoadTally& tally) const;
+
+ private:
+  std::optional<LoadClock::time_point> end_;
+  std::optional<CpuTime> cpu_start_;
+  std::optional<CpuTime> cpu_end_;
+};
+
+// What every mode's connections are made with: the framing (a longer echo than
+// the largest message is a protocol error on that connection), and the close's linger.
+[[nodiscard]] net::ConnectionOptions load_connection_options(const LoadOptions& options,
+                                                             std::chrono::milliseconds close_linger);
+// A connector to the server with --connect-timeout per attempt and in all.
+[[nodiscard]] Result<std::unique_ptr<net::Connector>> load_connector(event::EventLoop& loop,
+                                                                     const LoadOptions& options,
+                                                                     unsigned max_attempts);
 
 // A mode's worker: runs on its thread's loop until its share is done or the
 // run fails, and returns what it counted.
