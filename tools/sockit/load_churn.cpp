@@ -97,11 +97,12 @@ class ChurnWorker {
     if (!connection) {
       if (counting(s.began)) ++tally_.connect_failed;
       if (tally_.first_connect_error.empty()) tally_.first_connect_error = describe(connection.error());
+      note_failure(noted_, s.id, "connect: " + describe(connection.error()));
       return next(i);
     }
     s.connection = std::move(*connection);
     s.connection->on_message([this, i](net::Connection&, std::span<const std::byte> data) { echoed(i, data); });
-    s.connection->on_close([this, i](net::Connection&, std::error_code) { closed(i); });
+    s.connection->on_close([this, i](net::Connection&, std::error_code reason) { closed(i, reason); });
     s.connection->start();
     const std::uint64_t message = s.echo.message;
     const std::span<std::byte> bytes(scratch_.data(), payload_.size_of(s.id, message));
@@ -131,11 +132,12 @@ class ChurnWorker {
     if (s.echoed) s.connection->close();
   }
 
-  void closed(std::size_t i) {
+  void closed(std::size_t i, std::error_code reason) {
     ChurnSlot& s = slots_[i];
     if (failing_) return;
     if (!s.echoed) {
       if (counting(s.began)) ++tally_.closed_early;
+      note_failure(noted_, s.id, reason ? describe(reason) + " before the echo" : "closed by the server before the echo");
       // Whatever came of it, the next exchange uses the next message number.
       s.echo = EchoCursor{.message = s.echo.message + 1};
     }
@@ -193,6 +195,7 @@ class ChurnWorker {
   std::vector<std::byte> scratch_;
   std::vector<ChurnSlot> slots_;  // never resized: callbacks hold indexes
   std::size_t idle_ = 0;
+  std::size_t noted_ = 0;  // -v lines so far
   bool ended_ = false;
   bool failing_ = false;
   TimePoint warmup_end_;

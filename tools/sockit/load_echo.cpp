@@ -23,6 +23,7 @@
 #include "errors.hpp"
 #include "load_run.hpp"
 #include "load_verify.hpp"
+#include "log.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -112,6 +113,7 @@ class EchoWorker {
     shared_.arrive_connected();  // blocks until every thread is here
     if (shared_.failed()) return abort_all();
     for (EchoConnection& c : connections_) c.connector.reset();
+    note("load: connections {} to {} connected; traffic starts", share_.first, share_.first + share_.count - 1);
     begin_traffic();
   }
 

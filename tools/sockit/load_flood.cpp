@@ -72,12 +72,13 @@ class FloodWorker {
         loop_, std::move(fd), load_connection_options(options_, std::chrono::milliseconds(1000)));
     if (!connection) {
       if (tally_.first_connect_error.empty()) tally_.first_connect_error = describe(connection.error());
+      note_failure(noted_, c.id, "connect: " + describe(connection.error()));
       return settle(c, FloodState::refused);
     }
     c.connection = std::move(*connection);
     c.state = FloodState::awaiting_echo;
     c.connection->on_message([this, i](net::Connection&, std::span<const std::byte> data) { echoed(i, data); });
-    c.connection->on_close([this, i](net::Connection&, std::error_code) { closed(i); });
+    c.connection->on_close([this, i](net::Connection&, std::error_code reason) { closed(i, reason); });
     c.connection->start();
     std::vector<std::byte> probe(payload_.size_of(c.id, 0));
     payload_.fill(c.id, 0, probe);
@@ -99,9 +100,13 @@ class FloodWorker {
     if (!wrong.empty()) fail(std::move(wrong));
   }
 
-  void closed(std::size_t i) {
+  void closed(std::size_t i, std::error_code reason) {
     FloodConnection& c = connections_[i];
     if (failing_) return;
+    if (!c.closing) {
+      const std::string when = c.state == FloodState::served ? " after the echo" : " before the echo";
+      note_failure(noted_, c.id, (reason ? describe(reason) : "closed by the server") + when);
+    }
     if (!c.closing) return settle(c, c.state == FloodState::served ? FloodState::dropped : FloodState::closed_early);
     if (++closed_ == open_at_end_) loop_.stop();  // the last one we closed at the end
   }
@@ -163,6 +168,7 @@ class FloodWorker {
   const LoadPayload payload_;
   std::vector<FloodConnection> connections_;  // never resized: callbacks hold indexes
   std::size_t settled_ = 0;
+  std::size_t noted_ = 0;  // -v lines so far
   std::size_t open_at_end_ = 0;
   std::size_t closed_ = 0;
   bool ended_ = false;

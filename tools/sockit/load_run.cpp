@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "log.hpp"
 
 namespace sockit::cli {
 
@@ -65,6 +66,13 @@ void MeasuredWindow::report(LoadClock::time_point start, LoadTally& tally) const
   const CpuTime begin = cpu_start_.value_or(stop);
   tally.cpu_user = stop.user - begin.user;
   tally.cpu_system = stop.system - begin.system;
+}
+
+void note_failure(std::size_t& noted, std::uint64_t connection, std::string_view what) {
+  constexpr std::size_t kNotedPerThread = 10;
+  if (!verbose() || noted > kNotedPerThread) return;
+  if (++noted > kNotedPerThread) return note("load: further failures on this thread are only counted");
+  note("load: connection {}: {}", connection, what);
 }
 
 net::ConnectionOptions load_connection_options(const LoadOptions& options, std::chrono::milliseconds close_linger) {

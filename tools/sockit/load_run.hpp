@@ -135,6 +135,11 @@ class MeasuredWindow {
   std::optional<CpuTime> cpu_end_;
 };
 
+// -v: one line for a connection's failure or early close, for the first few of
+// each thread (a refusing server would otherwise print thousands); later ones
+// are only counted.
+void note_failure(std::size_t& noted, std::uint64_t connection, std::string_view what);
+
 // What every mode's connections are made with: the framing (a longer echo than
 // the largest message is a protocol error on that connection), and the close's linger.
 [[nodiscard]] net::ConnectionOptions load_connection_options(const LoadOptions& options,
