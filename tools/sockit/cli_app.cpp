@@ -101,7 +101,8 @@ CliApp::CliApp() : app("sockit: connect to, listen on and echo over Unix, TCP an
   commands = {add_connect_command(app), add_listen_command(app), add_echo_command(app), add_relay_command(app),
               add_probe_command(app),   add_send_fd_command(app), add_recv_fd_command(app),
               add_inspect_command(app),
-              add_bench_command(app)};
+              add_bench_command(app),
+              add_load_command(app)};
 }
 
 std::optional<int> parse_command_line(CliApp& cli, int argc, char** argv) {

@@ -24,6 +24,7 @@ Command add_send_fd_command(CLI::App& parent);
 Command add_recv_fd_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
+Command add_load_command(CLI::App& parent);
 
 // -v/--verbose, on every subcommand so it can be written after the subcommand's name.
 void add_verbose_flag(CLI::App& command);
