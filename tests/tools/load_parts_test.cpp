@@ -1,54 +1,14 @@
-// The pure pieces of `sockit load`: the latency histogram's percentiles and the
-// deterministic payload its verification relies on (compiled in from
-// tools/sockit, see tests/CMakeLists.txt).
+// The pure piece of `sockit load`: the deterministic payload its verification
+// relies on (compiled in from tools/sockit, see tests/CMakeLists.txt). Its latency
+// histogram is bench's, tested in latency_histogram_test.cpp.
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "latency_histogram.hpp"
 #include "load_payload.hpp"
 
 namespace sockit::cli {
 namespace {
-
-TEST(LatencyHistogram, SmallValuesAreExactAndPercentilesFollowRanks) {
-  LatencyHistogram h;
-  EXPECT_EQ(h.percentile(0.5), 0u);
-  for (std::uint64_t v = 1; v <= 10; ++v) h.record(v);
-  EXPECT_EQ(h.count(), 10u);
-  EXPECT_EQ(h.max(), 10u);
-  EXPECT_EQ(h.percentile(0.5), 5u);
-  EXPECT_EQ(h.percentile(0.9), 9u);
-  EXPECT_EQ(h.percentile(1.0), 10u);
-  EXPECT_EQ(h.percentile(0.0), 1u);
-}
-
-TEST(LatencyHistogram, LargeValuesAreWithinTheBucketPrecision) {
-  LatencyHistogram h;
-  for (std::uint64_t v = 1; v <= 100000; ++v) h.record(v * 1000);  // 1 us .. 100 ms, uniform
-  const double p50 = static_cast<double>(h.percentile(0.5));
-  const double p99 = static_cast<double>(h.percentile(0.99));
-  EXPECT_NEAR(p50, 50e6, 50e6 * 0.035);  // half a bucket: 1/32
-  EXPECT_NEAR(p99, 99e6, 99e6 * 0.035);
-  EXPECT_LE(h.percentile(0.999), h.max());
-  EXPECT_EQ(h.max(), 100000u * 1000u);
-  h.record(UINT64_MAX);  // the top bucket exists
-  EXPECT_EQ(h.max(), UINT64_MAX);
-  EXPECT_EQ(h.percentile(1.0), UINT64_MAX);
-}
-
-TEST(LatencyHistogram, MergeSumsCountsAndKeepsTheLargerMax) {
-  LatencyHistogram a;
-  LatencyHistogram b;
-  for (int i = 0; i < 10; ++i) a.record(100);
-  for (int i = 0; i < 10; ++i) b.record(300000);
-  a.merge(b);
-  EXPECT_EQ(a.count(), 20u);
-  EXPECT_EQ(a.max(), 300000u);
-  // 100 lies in the bucket [100, 104): the middle, 102, stands for it.
-  EXPECT_EQ(a.percentile(0.5), 102u);
-  EXPECT_NEAR(static_cast<double>(a.percentile(0.99)), 300000.0, 300000.0 * 0.035);
-}
 
 TEST(LoadPayload, IsAFunctionOfSeedConnectionMessageAndPosition) {
   const LoadPayload payload(7, {10, 1000}, false);

@@ -1,4 +1,5 @@
 #include "bench_report.hpp"
+#include "text_escape.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -152,21 +153,6 @@ void print_skipped(const BenchReport& report) {
   }
 }
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (byte < 0x20) {
-      out += fmt::format("\\u{:04x}", byte);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
 
 // Finite by construction (a zero span gives 0), so JSON never sees NaN.
 std::string number(double value) { return std::isfinite(value) ? fmt::format("{:.6g}", value) : "0"; }

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "bench_ends.hpp"
-#include "bench_histogram.hpp"
+#include "latency_histogram.hpp"
 #include "bench_transports.hpp"
 #include "sockit/result.hpp"
 

@@ -6,48 +6,62 @@
 
 namespace sockit::cli {
 
-std::size_t LatencyHistogram::bucket_of(std::uint64_t ns) noexcept {
-  constexpr std::uint64_t kExact = std::uint64_t{1} << kSubBits;
-  if (ns < kExact) return static_cast<std::size_t>(ns);
-  const unsigned top = 63u - static_cast<unsigned>(std::countl_zero(ns));  // ns in [2^top, 2^(top+1))
-  const std::uint64_t sub = (ns >> (top - kSubBits)) & (kExact - 1);
-  return static_cast<std::size_t>(((top - kSubBits + 1) << kSubBits) + sub);
+namespace {
+constexpr std::uint64_t kExactLimit = std::uint64_t{1} << LatencyHistogram::kExactBits;
+constexpr std::size_t kPerPower = std::size_t{1} << LatencyHistogram::kSubBits;
+}  // namespace
+
+std::size_t LatencyHistogram::bucket_of(std::uint64_t nanoseconds) noexcept {
+  if (nanoseconds < kExactLimit) return static_cast<std::size_t>(nanoseconds);
+  const unsigned top_bit = static_cast<unsigned>(std::bit_width(nanoseconds)) - 1;  // >= kExactBits
+  if (top_bit >= kMaxBits) return kBucketCount - 1;
+  // The kSubBits bits below the top one pick the bucket within this power of two.
+  const unsigned shift = top_bit - kSubBits;
+  const std::size_t within = static_cast<std::size_t>(nanoseconds >> shift) - kPerPower;
+  return static_cast<std::size_t>(kExactLimit) + (top_bit - kExactBits) * kPerPower + within;
 }
 
-std::uint64_t LatencyHistogram::lower_bound_of(std::size_t bucket) noexcept {
-  constexpr std::size_t kExact = std::size_t{1} << kSubBits;
-  if (bucket < kExact) return bucket;
-  const unsigned top = static_cast<unsigned>(bucket >> kSubBits) + kSubBits - 1;
-  const std::uint64_t sub = bucket & (kExact - 1);
-  return (std::uint64_t{1} << top) + (sub << (top - kSubBits));
+std::uint64_t LatencyHistogram::highest_in_bucket(std::size_t bucket) noexcept {
+  if (bucket < kExactLimit) return bucket;
+  const std::size_t above = bucket - static_cast<std::size_t>(kExactLimit);
+  const unsigned top_bit = kExactBits + static_cast<unsigned>(above / kPerPower);
+  const unsigned shift = top_bit - kSubBits;
+  const std::uint64_t lowest = (static_cast<std::uint64_t>(kPerPower + above % kPerPower)) << shift;
+  return lowest + ((std::uint64_t{1} << shift) - 1);
 }
 
-void LatencyHistogram::record(std::uint64_t ns) noexcept {
-  ++counts_[bucket_of(ns)];
+void LatencyHistogram::record(std::uint64_t nanoseconds) noexcept {
+  ++counts_[bucket_of(nanoseconds)];
   ++count_;
-  max_ = std::max(max_, ns);
+  min_ = std::min(min_, nanoseconds);
+  max_ = std::max(max_, nanoseconds);
+  sum_ += static_cast<long double>(nanoseconds);
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
-  for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
+  for (std::size_t i = 0; i < kBucketCount; ++i) counts_[i] += other.counts_[i];
   count_ += other.count_;
+  min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
+  sum_ += other.sum_;
 }
 
-std::uint64_t LatencyHistogram::percentile(double q) const noexcept {
+double LatencyHistogram::mean() const noexcept {
+  return count_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(count_));
+}
+
+std::uint64_t LatencyHistogram::percentile(double percent) const noexcept {
   if (count_ == 0) return 0;
-  q = std::clamp(q, 0.0, 1.0);
-  // The rank (1-based) of the value wanted: q = 0.5 of 10 values is the 5th.
-  const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_))));
-  if (rank >= count_) return max_;  // the largest value is known exactly
+  const double clamped = std::clamp(percent, 0.0, 100.0);
+  const auto rank = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(std::ceil(clamped / 100.0 * static_cast<double>(count_))));
   std::uint64_t seen = 0;
-  for (std::size_t i = 0; i < kBuckets; ++i) {
+  for (std::size_t i = 0; i < kBucketCount; ++i) {
     seen += counts_[i];
-    if (seen >= rank) {
-      const std::uint64_t low = lower_bound_of(i);
-      const std::uint64_t high = i + 1 < kBuckets ? lower_bound_of(i + 1) : max_;
-      return std::min(low + (high - low) / 2, max_);
-    }
+    if (seen < rank) continue;
+    // The last bucket also holds everything beyond the precise range: its only
+    // honest upper bound is the largest sample.
+    return i == kBucketCount - 1 ? max_ : std::min(highest_in_bucket(i), max_);
   }
   return max_;
 }

@@ -1,4 +1,5 @@
 #include "load_report.hpp"
+#include "text_escape.hpp"
 
 #include <fmt/core.h>
 
@@ -52,9 +53,9 @@ double cpu_percent(const LoadTally& t) {
 unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 std::string latency_text(const LatencyHistogram& h) {
-  return fmt::format("p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", duration_text(h.percentile(0.5)),
-                     duration_text(h.percentile(0.9)), duration_text(h.percentile(0.99)),
-                     duration_text(h.percentile(0.999)), duration_text(h.max()));
+  return fmt::format("p50 {}, p90 {}, p99 {}, p99.9 {}, max {}", duration_text(h.percentile(50)),
+                     duration_text(h.percentile(90)), duration_text(h.percentile(99)),
+                     duration_text(h.percentile(99.9)), duration_text(h.max()));
 }
 
 void print_cpu_line(const LoadTally& t) {
@@ -112,27 +113,12 @@ void print_flood(const LoadReportInput& in) {
 }
 
 std::string json_latency(const LatencyHistogram& h) {
-  return fmt::format(R"({{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"count":{}}})", h.percentile(0.5),
-                     h.percentile(0.9), h.percentile(0.99), h.percentile(0.999), h.max(), h.count());
+  return fmt::format(R"({{"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"count":{}}})", h.percentile(50),
+                     h.percentile(90), h.percentile(99), h.percentile(99.9), h.max(), h.count());
 }
 
 }  // namespace
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
-}
 
 void print_load_report(const LoadReportInput& in) {
   switch (in.options.mode) {

@@ -18,8 +18,4 @@ struct LoadReportInput {
 void print_load_report(const LoadReportInput& input);
 void print_load_json(const LoadReportInput& input);
 
-// `text` as a JSON string literal, quotes included: '"', '\' and control
-// characters escaped; other bytes (UTF-8 in a path) pass through unchanged.
-[[nodiscard]] std::string json_string(std::string_view text);
-
 }  // namespace sockit::cli

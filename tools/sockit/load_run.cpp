@@ -76,7 +76,8 @@ void note_failure(std::size_t& noted, std::uint64_t connection, std::string_view
 }
 
 net::ConnectionOptions load_connection_options(const LoadOptions& options, std::chrono::milliseconds close_linger) {
-  net::ConnectionOptions connection{.close_linger = close_linger};
+  net::ConnectionOptions connection;
+  connection.close_linger = close_linger;
   connection.framing.kind = options.framing;
   connection.framing.max_frame = options.sizes.max;
   return connection;

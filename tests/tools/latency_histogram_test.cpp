@@ -1,6 +1,6 @@
-// `sockit bench`'s latency histogram (tools/sockit/bench_histogram.*): percentiles
+// The latency histogram of `sockit bench` and `sockit load` (tools/sockit/latency_histogram.*): percentiles
 // of known inputs, the precision it promises, and memory that does not grow.
-#include "bench_histogram.hpp"
+#include "latency_histogram.hpp"
 
 #include <gtest/gtest.h>
 
