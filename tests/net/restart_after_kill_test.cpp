@@ -11,7 +11,8 @@
 // Each round: a child process serves (an echo Server), the parent checks it with a
 // client, kills it with SIGKILL, waits until it has died (half of the rounds leave
 // it a zombie, not yet reaped, as a supervisor may), and the next round's child
-// restarts on the same address at once.
+// restarts on the same address at once. Every fourth round kills it in the middle
+// of a transfer.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sockit/net/server.hpp"
 #include "sockit/sockit.hpp"
@@ -116,6 +118,23 @@ class RestartAfterKill : public ::testing::TestWithParam<std::string> {
         address = *fixed;
       }
       ASSERT_TRUE(echoes(address, round)) << "round " << round << ": the server does not serve";
+      // Every fourth round the kill lands mid-transfer: a client has sent up to
+      // 1 MiB whose echo it never reads, so the server has a send waiting for room
+      // and its receive armed (on io_uring: requests in flight in the ring).
+      StreamSocket mid_transfer;
+      if (round % 4 == 1) {
+        auto client = connect(address, 5s);
+        ASSERT_TRUE(client) << "round " << round;
+        const std::vector<std::byte> chunk(64 * 1024, std::byte{7});
+        std::size_t sent = 0;
+        while (sent < (std::size_t{1} << 20)) {
+          auto n = client->send_some(chunk, 200ms);
+          if (!n) break;  // the server's reply queue and our buffers are full: mid-transfer
+          sent += *n;
+        }
+        ASSERT_GE(sent, chunk.size()) << "round " << round << ": the transfer did not start";
+        mid_transfer = std::move(*client);
+      }
       child->kill(SIGKILL);
       if (round % 2 == 0) {
         ASSERT_TRUE(wait_until_dead_unreaped(child->pid()));
