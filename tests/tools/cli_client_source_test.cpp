@@ -45,10 +45,11 @@ TEST(CliClientSource, BindWithAPortAndOverUdp) {
 TEST(CliClientSource, FamilyFlagsKeepOnlyThatFamily) {
   VerboseListener v6("tcp://[::1]:0");
   ASSERT_FALSE(v6.address.empty()) << v6.child.err();
+  // An IPv6 literal with -4 is a usage error, as on listen, echo and relay.
   Process wrong({sockit_bin(), "connect", "-4", v6.address});
   const Exit refused = wrong.finish();
-  EXPECT_EQ(refused.code, 1) << refused;
-  EXPECT_NE(wrong.err().find("no address of the requested family"), std::string::npos) << wrong.err();
+  EXPECT_EQ(refused.code, 2) << refused;
+  EXPECT_NE(wrong.err().find("-4 asks for IPv4 but ::1 is an IPv6 address"), std::string::npos) << wrong.err();
 
   Process right({sockit_bin(), "connect", "-6", v6.address});
   right.send("six\n");

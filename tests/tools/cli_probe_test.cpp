@@ -156,9 +156,11 @@ TEST(CliProbe, FamilyFlagsChooseTheAddressesOfAName) {
   ASSERT_FALSE(v4.address.empty());
   std::string out, err;
   EXPECT_EQ(probe({"-4", "tcp://localhost:" + port_of(v4.address)}, out, err).code, 0) << out << err;
+  // An IPv4 literal with -6 is a usage error, as on listen, echo and relay.
   const Exit exit = probe({"-6", v4.address}, out, err);
-  EXPECT_EQ(exit.code, 1) << exit;
-  EXPECT_EQ(out, v4.address + ": no address of the requested family (IPv4 or IPv6)\n");
+  EXPECT_EQ(exit.code, 2) << exit;
+  EXPECT_EQ(out, "");
+  EXPECT_NE(err.find("-6 asks for IPv6 but 127.0.0.1 is an IPv4 address"), std::string::npos) << err;
   EXPECT_EQ(v4.stop().code, 0);
 }
 

@@ -34,13 +34,15 @@ std::optional<ConnectOptions> client_connect_options(std::string_view command, s
                                                      const Address& address, const ClientSourceArgs& args) {
   ConnectOptions options;
   const bool given_bind = args.bind_option != nullptr && args.bind_option->count() > 0;
-  if (address.is_unix()) {
-    std::string why = family_misuse(args.family, address);
-    if (why.empty() && given_bind) why = "--bind applies to tcp:// and udp:// addresses";
-    if (why.empty()) return options;
+  // -4/-6 with a Unix address or with an IP literal of the other family is a
+  // usage error here as on listen, echo and relay.
+  std::string why = family_misuse(args.family, address);
+  if (address.is_unix() && why.empty() && given_bind) why = "--bind applies to tcp:// and udp:// addresses";
+  if (!why.empty()) {
     usage_error(command, address_text, why);
     return std::nullopt;
   }
+  if (address.is_unix()) return options;
   options.family = args.family.family();
   if (given_bind) {
     auto local = Address::parse(bind_text(args.bind, address));
