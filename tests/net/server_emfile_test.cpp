@@ -11,10 +11,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "sockit/net/server.hpp"
@@ -22,6 +19,7 @@
 #include "support/bytes.hpp"
 #include "support/child.hpp"
 #include "support/loop_helpers.hpp"
+#include "support/process_probe.hpp"
 #include "support/temp_dir.hpp"
 
 namespace sockit::net {
@@ -46,30 +44,6 @@ Outcome try_echo(StreamSocket& s, std::span<const std::byte> payload) {
   auto got = s.recv_exact(back, 3s);
   if (got) return std::equal(back.begin(), back.end(), wire.readable().begin()) ? Outcome::served : Outcome::hung;
   return got.error() == std::errc::timed_out ? Outcome::hung : Outcome::refused;
-}
-
-int open_fds_of(pid_t pid) {
-  std::error_code ec;
-  int n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++n;
-  }
-  return n;
-}
-
-// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
-long cpu_ticks_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));  // skip "pid (comm) "
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return utime + stime;
 }
 
 // The child's count of waits (its loops' syscalls_wait), asked for with SIGUSR1.
@@ -130,7 +104,7 @@ TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOn
 
   // Up: a first client is served (and leaves).
   ASSERT_TRUE(eventually([&] { auto c = connect(address, 100ms); return c && try_echo(*c, bytes_of("up")) == Outcome::served; }, 5s));
-  const int idle_fds = open_fds_of(child.pid());
+  const int idle_fds = test::open_fd_count_of(child.pid());
 
   // The flood: 200 clients against 64 descriptors. Each is either served or
   // closed at once; none is left hanging in a backlog nobody drains.
@@ -161,9 +135,9 @@ TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOn
   constexpr auto kWindow = 1s;
   const auto waits_before = waits_of(child, report_read);
   ASSERT_TRUE(waits_before) << "the child reports its waits";
-  const long ticks_before = cpu_ticks_of(child.pid());
+  const long ticks_before = test::cpu_ticks_of(child.pid());
   std::this_thread::sleep_for(kWindow);
-  const long ticks_spent = cpu_ticks_of(child.pid()) - ticks_before;
+  const long ticks_spent = test::cpu_ticks_of(child.pid()) - ticks_before;
   const auto waits_after = waits_of(child, report_read);
   ASSERT_TRUE(waits_after);
   EXPECT_LT(*waits_after - *waits_before, 200u) << "waits in a second at the descriptor limit";
@@ -172,8 +146,8 @@ TEST_P(ServerOutOfDescriptors, ShedsWhatItCannotServeDoesNotSpinAndServesAgainOn
   // The old clients leave; once the server has closed their descriptors, new
   // clients are served again, one after another.
   clients.clear();
-  ASSERT_TRUE(eventually([&] { return open_fds_of(child.pid()) <= idle_fds; }, 5s))
-      << open_fds_of(child.pid()) << " descriptors open in the server, " << idle_fds << " when idle";
+  ASSERT_TRUE(test::fd_count_falls_to(child.pid(), idle_fds, 5s))
+      << test::open_fd_count_of(child.pid()) << " descriptors open in the server, " << idle_fds << " when idle";
   for (int i = 0; i < 20; ++i) {
     auto fresh = connect(address, 2s);
     ASSERT_TRUE(fresh) << fresh.error().message();
