@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "sockit/event/event_loop.hpp"
 #include "sockit/sockit.hpp"
 #include "support/bytes.hpp"
 #include "support/peer_closed.hpp"
@@ -341,6 +342,38 @@ TEST(Examples, QuickStartExchangesHelloOverAUnixPathAndTcp) {
     EXPECT_TRUE(o.out.starts_with("received \"hello\" over ")) << o.out;
   }
   EXPECT_FALSE(std::filesystem::exists(dir.file("run/api.sock"))) << "the listener removes its file";
+}
+
+// --- the guide's examples (docs/guide/) -------------------------------------------
+
+TEST(Examples, FramedEchoServerEchoesThreeLinesOnEveryBackend) {
+  for (const std::string& backend : sockit::event::EventLoop::available_backends()) {
+    SCOPED_TRACE(backend);
+    Process program("framed_echo_server",
+                    {"unix:@sockit-example-" + backend + "-" + std::to_string(::getpid()), backend});
+    const Outcome o = program.finish(15s);
+    EXPECT_EQ(o.status, 0) << o.err;
+    EXPECT_NE(o.out.find(" with " + backend + "\n"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("echoed: one\nechoed: two\nechoed: three\n"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("server counted 1 connection(s), 3 message(s) in, 3 out\n"), std::string::npos) << o.out;
+  }
+}
+
+TEST(Examples, PassDescriptorLetsTheChildReadAFileItHasNoNameFor) {
+  Process program("pass_descriptor", {});
+  const Outcome o = program.finish(15s);
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("the file says: written by the parent before the fd was passed\n"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("parent: child exited with 0\n"), std::string::npos) << o.out;
+}
+
+TEST(Examples, ShmPingPongCompletesItsRoundTripsAndTheChildSeesTheEnd) {
+  Process program("shm_ping_pong", {"500"});
+  const Outcome o = program.finish(15s);
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(o.out.starts_with("500 round trips of 64 bytes through shared memory")) << o.out;
+  EXPECT_NE(o.out.find("child saw the end of the stream and exited with 0\n"), std::string::npos) << o.out;
 }
 
 // --- select_echo_server ------------------------------------------------------
