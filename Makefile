@@ -12,7 +12,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
 # help2man: the man pages; dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB's
 # dependency lines (make test-package).
 
-.PHONY: all build deps configure test test-package package-checks test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc clean format lint
+.PHONY: all build deps configure test test-package package-checks test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc bench-micro clean format lint
 
 all: build
 
@@ -104,11 +104,19 @@ bench-zc: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/bench-zc.sh build/release
 
+# Google Benchmark micro-benchmarks (bench/micro/): the codecs, Buffer, address
+# parsing, timers and the shared-memory ring; under a minute. BENCH_MICRO_ARGS are
+# passed on (e.g. --benchmark_filter=Shm).
+bench-micro: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	@build/release/bench/micro/micro_benchmarks $(BENCH_MICRO_ARGS)
+
 # One after the other, even under make -j: two benchmarks at once would measure each other.
 bench:
 	@$(MAKE) --no-print-directory bench-echo
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-zc
+	@$(MAKE) --no-print-directory bench-micro
 
 # clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
 lint: deps
