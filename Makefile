@@ -12,7 +12,7 @@ DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-de
 # help2man: the man pages; dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB's
 # dependency lines (make test-package).
 
-.PHONY: all build deps configure test test-package package-checks test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc bench-micro clean format lint
+.PHONY: all build deps configure test test-package package-checks test-asan test-tsan fuzz demo bench bench-echo bench-scale bench-zc bench-micro bench-peers clean format lint
 
 all: build
 
@@ -79,8 +79,10 @@ demo: deps
 
 # Issue 3's echo benchmarks (docs/BENCHMARKS.md): about 10 minutes; BENCH_ROUNDS=N etc.
 # are read from the environment. The report goes to stdout and build/bench/.
-# BENCH_PACKAGES: the Asio and libuv peers (bench/); only the benchmark needs them.
-BENCH_PACKAGES := libasio-dev libuv1-dev
+# BENCH_PACKAGES: the Asio and libuv peers (bench/), the ZeroMQ and nng message-rate
+# peers (bench/peers/) and the external references iperf3 and sockperf; only the
+# benchmarks need them.
+BENCH_PACKAGES := libasio-dev libuv1-dev libzmq3-dev libnng-dev iperf3 sockperf
 bench-echo: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory build PRESET=release
@@ -111,12 +113,26 @@ bench-micro: deps
 	@$(MAKE) --no-print-directory build PRESET=release
 	@build/release/bench/micro/micro_benchmarks $(BENCH_MICRO_ARGS)
 
+# Issue 12's message-rate peers (docs/BENCHMARKS.md, "Message-rate peers"): one-way
+# 64-byte messages for sockit, ZeroMQ and nng over a Unix socket and TCP loopback,
+# plus iperf3 and sockperf reference figures; about 1 minute with the defaults.
+# BENCH_DURATION (3 s) and BENCH_ROUNDS (3) are read from the environment; the
+# report goes to stdout and build/bench/peers-latest.md. Only the peers' programs are
+# built; a peer whose library configure did not find has no target (and no row).
+bench-peers: deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+	@$(MAKE) --no-print-directory configure PRESET=release
+	@cmake --build --preset release -j $(JOBS) --target sockit_pushpull \
+	  $$(ninja -C build/release -t targets all | sed -n 's/^\(zmq_pushpull\|nng_pushpull\): .*/\1/p')
+	@scripts/bench-peers.sh build/release
+
 # One after the other, even under make -j: two benchmarks at once would measure each other.
 bench:
 	@$(MAKE) --no-print-directory bench-echo
 	@$(MAKE) --no-print-directory bench-scale
 	@$(MAKE) --no-print-directory bench-zc
 	@$(MAKE) --no-print-directory bench-micro
+	@$(MAKE) --no-print-directory bench-peers
 
 # clang-tidy-19 with .clang-tidy's checks over src/ and tools/ (or FILES="a.cpp b.cpp").
 lint: deps
