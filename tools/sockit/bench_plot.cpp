@@ -177,18 +177,18 @@ std::optional<std::string> draw_bench_plot(const BenchReport& report, const std:
       "set key top left\n"
       "set bmargin 9\n";
   if (!rtt_data.empty()) {
-    // Bars on a log scale need a floor below the smallest figure: 1 ns.
+    // Bars on a log scale need a floor below the smallest figure: 10 ns.
     script += fmt::format(
-        "set logscale y\nset yrange [0.001:*]\nset ylabel 'microseconds (log scale)'\n"
+        "set logscale y\nset yrange [0.01:*]\nset ylabel 'microseconds (log scale)'\n"
         "set title {}\nplot {} using 2:xtic(1) title 'p50', '' using 3 title 'p99'\n",
-        quoted(fmt::format("Round-trip latency (RTT), {} messages, raw syscalls", size_label(report.rtt_size))),
+        quoted(fmt::format("Round-trip latency (RTT), {} messages, raw syscalls (shm: sockit::ShmRing)", size_label(report.rtt_size))),
         quoted(rtt_file));
   }
   if (!rate_data.empty()) {
     script += fmt::format(
         "unset logscale y\nset yrange [0:*]\nset ylabel 'MB/s (10^6 bytes)'\n"
         "set title {}\nplot {} using 2:xtic(1) title 'MB/s'\n",
-        quoted(fmt::format("One-way throughput, {} messages, raw syscalls", size_label(large))), quoted(rate_file));
+        quoted(fmt::format("One-way throughput, {} messages, raw syscalls (shm: sockit::ShmRing)", size_label(large))), quoted(rate_file));
   }
   script += "unset multiplot\n";
 
