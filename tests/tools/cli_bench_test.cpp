@@ -245,22 +245,30 @@ long sysctl(const char* path) {
   return value;
 }
 
+// The sweep table's rows, split into words: from its column names to the blank line.
+std::vector<std::vector<std::string>> sweep_rows(const std::string& out) {
+  const auto title = out.find("Socket buffer sweep (raw syscalls");
+  if (title == std::string::npos) return {};
+  std::istringstream in(out.substr(out.find("granted snd", title)));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(in, line) && !line.empty()) rows.push_back(words(line));
+  return rows;
+}
+
 TEST(CliBench, TheBufferSweepMeasuresEverySizeAndSaysWhatTheKernelGranted) {
   TempDir dir;
   const BenchOutput run = bench({"--duration", "0.01", "--transports", "socketpair-stream", "--sizes", "64,64KiB",
-                                 "--backends", "epoll", "--buffer-sweep", "--json", dir.file("bench.json")},
+                                 "--backends", "epoll", "--buffer-sweep", "--json", dir.file("bench.json"), "--csv",
+                                 dir.file("bench.csv")},
                                 kRunWait);
   ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
   const auto title = run.out.find("Socket buffer sweep (raw syscalls");
   ASSERT_NE(title, std::string::npos) << run.out;
   EXPECT_GT(title, run.out.find("One-way throughput")) << "the sweep comes after the other tables";
   EXPECT_NE(run.out.find("Linux doubles the size asked for"), std::string::npos) << run.out;
-  // The rows: from the column names to the blank line.
-  std::istringstream in(run.out.substr(run.out.find("granted snd", title)));
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::vector<std::string>> rows;
-  while (std::getline(in, line) && !line.empty()) rows.push_back(words(line));
+  const auto rows = sweep_rows(run.out);
   const std::vector<std::pair<std::string, long>> asked = {{"default", 0},    {"4KiB", 4096},     {"16KiB", 16384},
                                                            {"64KiB", 65536},  {"256KiB", 262144}, {"1MiB", 1 << 20},
                                                            {"4MiB", 4 << 20}};
@@ -268,7 +276,7 @@ TEST(CliBench, TheBufferSweepMeasuresEverySizeAndSaysWhatTheKernelGranted) {
   const long caps[] = {sysctl("/proc/sys/net/core/wmem_max"), sysctl("/proc/sys/net/core/rmem_max")};
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& w = rows[i];
-    ASSERT_EQ(w.size(), 7u) << line;
+    ASSERT_EQ(w.size(), 7u) << w[0];
     EXPECT_EQ(w[0], "socketpair-stream");
     EXPECT_EQ(w[1], asked[i].first);
     for (std::size_t k = 2; k < w.size(); ++k) EXPECT_GT(figure(w[k]), 0) << w[1] << " column " << k;
@@ -279,6 +287,16 @@ TEST(CliBench, TheBufferSweepMeasuresEverySizeAndSaysWhatTheKernelGranted) {
       EXPECT_GE(figure(w[2 + k]), 2.0 * std::min(asked[i].second, cap)) << w[1] << (k == 0 ? " snd" : " rcv");
     }
   }
+  // CSV: the detail rows (3 RTT paths, 2 sizes x 2 throughput paths), then the
+  // sweep's 14, which alone fill the buffer columns.
+  std::ifstream csv(dir.file("bench.csv"));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(csv, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 1u + 7 + 14);
+  EXPECT_TRUE(lines[0].ends_with(",buffer_asked_bytes,buffer_granted_send_bytes,buffer_granted_receive_bytes"));
+  EXPECT_TRUE(lines[7].ends_with(",,,")) << lines[7];
+  EXPECT_NE(lines[8].find(",default,"), std::string::npos) << lines[8];
+  EXPECT_NE(lines[21].find(",4194304,"), std::string::npos) << lines[21];
   if (!have_program("python3")) GTEST_SKIP() << "python3 is not installed (it parses the JSON)";
   const std::string check = R"(
 import json, sys
@@ -297,6 +315,16 @@ print("ok")
   const Exit exit = python.finish();
   EXPECT_EQ(exit.code, 0) << python.err();
   EXPECT_EQ(python.out(), "ok\n") << python.err();
+}
+
+TEST(CliBench, QuickSweepsFourSizes) {
+  const BenchOutput run = bench({"--quick", "--transports", "unix-stream", "--sizes", "64", "--backends", "epoll",
+                                 "--buffer-sweep"},
+                                kRunWait);
+  ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
+  std::vector<std::string> buffers;
+  for (const auto& w : sweep_rows(run.out)) buffers.push_back(w.at(1));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"default", "4KiB", "64KiB", "1MiB"})) << run.out;
 }
 
 TEST(CliBench, PlotDrawsAnSvgWithGnuplot) {
