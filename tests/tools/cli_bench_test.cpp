@@ -340,6 +340,14 @@ TEST(CliBench, PlotDrawsAnSvgWithGnuplot) {
   EXPECT_TRUE(head == "<?xml" || head.starts_with("<svg")) << head;
 }
 
+TEST(CliBench, AnUnwritablePlotFileFailsBeforeMeasuring) {
+  const BenchOutput run = bench({"--transports", "pipe", "--plot", "/nonexistent-dir/bench.svg"});
+  EXPECT_EQ(run.exit.code, 1) << run.exit << " " << run.err;
+  EXPECT_NE(run.err.find("sockit: bench /nonexistent-dir/bench.svg: open: no such file"), std::string::npos)
+      << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
+}
+
 TEST(CliBench, PlotWithoutGnuplotFailsBeforeMeasuring) {
   TempDir dir;  // an empty PATH directory: no gnuplot in it
   Process child({"env", "PATH=" + dir.path(), sockit_bin(), "bench", "--transports", "pipe", "--plot",

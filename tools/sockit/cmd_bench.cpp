@@ -209,8 +209,11 @@ class Progress {
   ~Progress() { clear(); }
   void show(std::size_t index, std::size_t total, const BenchCase& c) {
     if (!shown_) return;
-    fmt::print(stderr, "\r\033[Ksockit bench: [{}/{}] {} {} {} {}", index + 1, total, c.transport->name, c.path.name(),
-               c.measure == BenchMeasure::rtt ? "RTT" : "throughput", size_label(c.message_size));
+    fmt::print(stderr, "\r\033[Ksockit bench: [{}/{}] {} {} {} {}{}", index + 1, total, c.transport->name,
+               c.path.name(), c.measure == BenchMeasure::rtt ? "RTT" : "throughput", size_label(c.message_size),
+               !c.socket_buffer      ? ""
+               : *c.socket_buffer == 0 ? ", default buffers"
+                                       : fmt::format(", buffers {}", size_label(static_cast<std::size_t>(*c.socket_buffer))));
     std::fflush(stderr);
   }
   void clear() {
@@ -248,6 +251,8 @@ int run_bench(const BenchArgs& args, bool backends_chosen) {
   std::optional<std::ofstream> csv;
   if (!args.json_file.empty() && !(json = open_output(args.json_file))) return kExitFailure;
   if (!args.csv_file.empty() && !(csv = open_output(args.csv_file))) return kExitFailure;
+  // The picture's file too (gnuplot writes it at the end), so a bad path fails now.
+  if (!args.plot_file.empty() && !open_output(args.plot_file)) return kExitFailure;
   if (!args.plot_file.empty() && !have_gnuplot()) {
     fmt::print(stderr, "sockit: bench --plot {}: gnuplot is not installed (Debian package gnuplot-nox)\n",
                args.plot_file);
