@@ -247,17 +247,17 @@ bool write_output(std::ofstream& file, const std::string& path, const std::strin
 int run_bench(const BenchArgs& args, bool backends_chosen) {
   auto plan = plan_from(args);
   if (!plan) return kExitUsage;
+  if (!args.plot_file.empty() && !have_gnuplot()) {
+    fmt::print(stderr, "sockit: bench --plot {}: gnuplot is not installed (Debian package gnuplot-nox)\n",
+               args.plot_file);
+    return kExitFailure;
+  }
   std::optional<std::ofstream> json;
   std::optional<std::ofstream> csv;
   if (!args.json_file.empty() && !(json = open_output(args.json_file))) return kExitFailure;
   if (!args.csv_file.empty() && !(csv = open_output(args.csv_file))) return kExitFailure;
   // The picture's file too (gnuplot writes it at the end), so a bad path fails now.
   if (!args.plot_file.empty() && !open_output(args.plot_file)) return kExitFailure;
-  if (!args.plot_file.empty() && !have_gnuplot()) {
-    fmt::print(stderr, "sockit: bench --plot {}: gnuplot is not installed (Debian package gnuplot-nox)\n",
-               args.plot_file);
-    return kExitFailure;
-  }
   auto temp_dir = TempDir::create();
   if (!temp_dir) {
     print_error("bench", "a temporary directory", temp_dir.error());
@@ -322,6 +322,7 @@ int run_bench(const BenchArgs& args, bool backends_chosen) {
   if (!args.plot_file.empty()) {
     if (auto why = draw_bench_plot(report, args.plot_file, temp_dir->path())) {
       fmt::print(stderr, "sockit: bench --plot {}: {}\n", args.plot_file, *why);
+      ::unlink(args.plot_file.c_str());  // no empty or half-written picture left behind
       return kExitFailure;
     }
   }
