@@ -1,6 +1,7 @@
 #include "bench_plot.hpp"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,15 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "sockit/fd.hpp"
 
@@ -85,7 +84,8 @@ std::optional<std::string> run_gnuplot(const std::string& script, const std::str
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   std::string program = "gnuplot";
   std::vector<char*> argv = {program.data(), const_cast<char*>(script.c_str()), nullptr};
   pid_t pid = -1;
@@ -106,8 +106,9 @@ std::optional<std::string> run_gnuplot(const std::string& script, const std::str
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
   std::string message = read_file(errors);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  if (WIFSIGNALED(status)) return fmt::format("gnuplot ended by signal {} (after {} s at most)", WTERMSIG(status),
-                                              kGnuplotTimeoutMs / 1000);
+  if (WIFSIGNALED(status))
+    return fmt::format("gnuplot ended by signal {} (after {} s at most)", WTERMSIG(status),
+                       kGnuplotTimeoutMs / 1000);
   return fmt::format("gnuplot failed (exit status {}){}{}", WEXITSTATUS(status), message.empty() ? "" : ": ",
                      message);
 }
@@ -147,7 +148,8 @@ std::optional<std::string> draw_bench_plot(const BenchReport& report, const std:
       rtt_data += fmt::format("\"{}\" {:.3f} {:.3f}\n", name, rtt->rtt->p50 / 1000.0, rtt->rtt->p99 / 1000.0);
     }
     const BenchRow* bulk = floor_row(report, name, BenchMeasure::throughput, large);
-    if (bulk != nullptr && bulk->measured()) rate_data += fmt::format("\"{}\" {:.3f}\n", name, bulk->megabytes_per_second());
+    if (bulk != nullptr && bulk->measured())
+      rate_data += fmt::format("\"{}\" {:.3f}\n", name, bulk->megabytes_per_second());
   }
   if (rtt_data.empty() && rate_data.empty()) return "nothing was measured to draw";
 
@@ -160,9 +162,11 @@ std::optional<std::string> draw_bench_plot(const BenchReport& report, const std:
   const BenchMachine& m = report.machine;
 
   std::string script;
-  script += *plot_format(file) == "png"
-                ? fmt::format("set terminal pngcairo noenhanced size {},560 font 'sans,10'\n", 560 * panels + 80)
-                : fmt::format("set terminal svg noenhanced size {},560 dynamic font 'sans,11'\n", 560 * panels + 80);
+  script +=
+      *plot_format(file) == "png"
+          ? fmt::format("set terminal pngcairo noenhanced size {},560 font 'sans,10'\n", 560 * panels + 80)
+          : fmt::format("set terminal svg noenhanced size {},560 dynamic font 'sans,11'\n",
+                        560 * panels + 80);
   script += fmt::format("set output {}\n", quoted(file));
   script += fmt::format("set multiplot layout 1,{} title {}\n", panels,
                         quoted(fmt::format("sockit bench {}: {}, {} ({} cores)", SOCKIT_VERSION, m.kernel,
@@ -181,18 +185,22 @@ std::optional<std::string> draw_bench_plot(const BenchReport& report, const std:
     script += fmt::format(
         "set logscale y\nset yrange [0.01:*]\nset ylabel 'microseconds (log scale)'\n"
         "set title {}\nplot {} using 2:xtic(1) title 'p50', '' using 3 title 'p99'\n",
-        quoted(fmt::format("Round-trip latency (RTT), {} messages, raw syscalls (shm: sockit::ShmRing)", size_label(report.rtt_size))),
+        quoted(fmt::format("Round-trip latency (RTT), {} messages, raw syscalls (shm: sockit::ShmRing)",
+                           size_label(report.rtt_size))),
         quoted(rtt_file));
   }
   if (!rate_data.empty()) {
     script += fmt::format(
         "unset logscale y\nset yrange [0:*]\nset ylabel 'MB/s (10^6 bytes)'\n"
         "set title {}\nplot {} using 2:xtic(1) title 'MB/s'\n",
-        quoted(fmt::format("One-way throughput, {} messages, raw syscalls (shm: sockit::ShmRing)", size_label(large))), quoted(rate_file));
+        quoted(fmt::format("One-way throughput, {} messages, raw syscalls (shm: sockit::ShmRing)",
+                           size_label(large))),
+        quoted(rate_file));
   }
   script += "unset multiplot\n";
 
-  if (!write_file(rtt_file, rtt_data) || !write_file(rate_file, rate_data) || !write_file(script_file, script)) {
+  if (!write_file(rtt_file, rtt_data) || !write_file(rate_file, rate_data) ||
+      !write_file(script_file, script)) {
     return fmt::format("cannot write gnuplot's input in {}", temp_dir);
   }
   return run_gnuplot(script_file, errors_file);

@@ -2,8 +2,9 @@
 // "high", "highest", "shared memory may be faster") measured on this machine:
 // round-trip latency percentiles and one-way throughput for every local
 // transport, through raw syscalls (the floor), sockit's blocking API and its event
-// loop on each chosen backend. See bench_run.hpp for how one figure is measured
-// and bench_report.hpp for the units.
+// loop on each chosen backend; with --buffer-sweep the stream sockets again at
+// each SO_SNDBUF/SO_RCVBUF size, and with --plot a picture (bench_plot.hpp). See
+// bench_run.hpp for how one figure is measured and bench_report.hpp for the units.
 //
 // Every run is bounded: each measurement lasts --duration after its warm-up, and
 // a reply that does not come within 2 s ends that measurement with an error.
@@ -274,7 +275,6 @@ int run_bench(const BenchArgs& args, bool backends_chosen) {
   report.backends = plan->backends;
   report.machine = describe_machine(pin_bench_cpus());
   report.rows = rows_of(*plan, backends_chosen);
-
   report.sweep = sweep_rows_of(*plan, args.quick);
 
   bool failed = false;
