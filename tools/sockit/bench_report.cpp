@@ -360,8 +360,8 @@ std::string bench_csv(const BenchReport& report) {
     out += fmt::format("{},{},{},{},{},", csv_field(row.skipped), csv_field(m.kernel), csv_field(m.cpu_model),
                        m.cores, SOCKIT_VERSION);
     if (c.socket_buffer) {
-      out += fmt::format("{},{},{}\n", *c.socket_buffer == 0 ? std::string("default") : std::to_string(*c.socket_buffer),
-                         row.granted_send, row.granted_receive);
+      const std::string asked = *c.socket_buffer == 0 ? std::string("default") : std::to_string(*c.socket_buffer);
+      out += fmt::format("{},{},{}\n", asked, row.granted_send, row.granted_receive);
     } else {
       out += ",,\n";
     }

@@ -143,7 +143,8 @@ std::optional<Plan> plan_from(const BenchArgs& args) {
     }
   }
   if (!args.plot_file.empty() && !plot_format(args.plot_file)) {
-    usage_error("bench", "--plot", fmt::format("'{}' does not end in .svg or .png (the picture's format)", args.plot_file));
+    usage_error("bench", "--plot",
+                fmt::format("'{}' does not end in .svg or .png (the picture's format)", args.plot_file));
     return std::nullopt;
   }
   return plan;
@@ -210,11 +211,14 @@ class Progress {
   ~Progress() { clear(); }
   void show(std::size_t index, std::size_t total, const BenchCase& c) {
     if (!shown_) return;
+    std::string buffers;
+    if (c.socket_buffer) {
+      buffers = *c.socket_buffer == 0 ? ", default buffers"
+                                      : ", buffers " + size_label(static_cast<std::size_t>(*c.socket_buffer));
+    }
     fmt::print(stderr, "\r\033[Ksockit bench: [{}/{}] {} {} {} {}{}", index + 1, total, c.transport->name,
                c.path.name(), c.measure == BenchMeasure::rtt ? "RTT" : "throughput", size_label(c.message_size),
-               !c.socket_buffer      ? ""
-               : *c.socket_buffer == 0 ? ", default buffers"
-                                       : fmt::format(", buffers {}", size_label(static_cast<std::size_t>(*c.socket_buffer))));
+               buffers);
     std::fflush(stderr);
   }
   void clear() {
