@@ -2,7 +2,9 @@
 // figures (non-zero; no speed is asserted), the JSON parses and has every field,
 // what cannot be measured is said, and bad options are usage errors (exit 2).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -217,6 +219,8 @@ TEST(CliBench, BadOptionsAreUsageErrors) {
       {"--sizes", "64x"},                 {"--backends", "kqueue"}, {"--duration", "0"},
       {"--duration", "abc"},              {"--quick", "--duration", "1"}, {"extra"},
       {"--rate", "0"},                    {"--rate", "-5"},
+      {"--plot", "bench.pdf"},            {"--plot", "bench"},     {"--plot", "dir.svg/"},
+      {"--transports", "udp,pipe", "--buffer-sweep"},  // no stream socket to sweep
   };
   for (const auto& args : bad) {
     const BenchOutput run = bench(args);
@@ -232,6 +236,131 @@ TEST(CliBench, AnUnwritableJsonFileFailsBeforeMeasuring) {
   EXPECT_NE(run.err.find("sockit: bench /nonexistent-dir/bench.json: open: no such file"), std::string::npos)
       << run.err;
   EXPECT_TRUE(run.out.empty()) << run.out;
+}
+
+// The kernel's cap on SO_SNDBUF/SO_RCVBUF requests (net.core.wmem_max/rmem_max).
+long sysctl(const char* path) {
+  std::ifstream file(path);
+  long value = 0;
+  file >> value;
+  return value;
+}
+
+// The sweep table's rows, split into words: from its column names to the blank line.
+std::vector<std::vector<std::string>> sweep_rows(const std::string& out) {
+  const auto title = out.find("Socket buffer sweep (raw syscalls");
+  if (title == std::string::npos) return {};
+  std::istringstream in(out.substr(out.find("granted snd", title)));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(in, line) && !line.empty()) rows.push_back(words(line));
+  return rows;
+}
+
+TEST(CliBench, TheBufferSweepMeasuresEverySizeAndSaysWhatTheKernelGranted) {
+  TempDir dir;
+  const BenchOutput run = bench({"--duration", "0.01", "--transports", "socketpair-stream", "--sizes", "64,64KiB",
+                                 "--backends", "epoll", "--buffer-sweep", "--json", dir.file("bench.json"), "--csv",
+                                 dir.file("bench.csv")},
+                                kRunWait);
+  ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
+  const auto title = run.out.find("Socket buffer sweep (raw syscalls");
+  ASSERT_NE(title, std::string::npos) << run.out;
+  EXPECT_GT(title, run.out.find("One-way throughput")) << "the sweep comes after the other tables";
+  EXPECT_NE(run.out.find("Linux doubles the size asked for"), std::string::npos) << run.out;
+  const auto rows = sweep_rows(run.out);
+  const std::vector<std::pair<std::string, long>> asked = {{"default", 0},    {"4KiB", 4096},     {"16KiB", 16384},
+                                                           {"64KiB", 65536},  {"256KiB", 262144}, {"1MiB", 1 << 20},
+                                                           {"4MiB", 4 << 20}};
+  ASSERT_EQ(rows.size(), asked.size()) << run.out;
+  const long caps[] = {sysctl("/proc/sys/net/core/wmem_max"), sysctl("/proc/sys/net/core/rmem_max")};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& w = rows[i];
+    ASSERT_EQ(w.size(), 7u) << w[0];
+    EXPECT_EQ(w[0], "socketpair-stream");
+    EXPECT_EQ(w[1], asked[i].first);
+    for (std::size_t k = 2; k < w.size(); ++k) EXPECT_GT(figure(w[k]), 0) << w[1] << " column " << k;
+    if (asked[i].second == 0) continue;
+    // Linux: twice what was asked, after capping the request at the sysctl.
+    for (int k = 0; k < 2; ++k) {
+      const long cap = caps[k] > 0 ? caps[k] : asked[i].second;
+      EXPECT_GE(figure(w[2 + k]), 2.0 * std::min(asked[i].second, cap)) << w[1] << (k == 0 ? " snd" : " rcv");
+    }
+  }
+  // CSV: the detail rows (3 RTT paths, 2 sizes x 2 throughput paths), then the
+  // sweep's 14, which alone fill the buffer columns.
+  std::ifstream csv(dir.file("bench.csv"));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(csv, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 1u + 7 + 14);
+  EXPECT_TRUE(lines[0].ends_with(",buffer_asked_bytes,buffer_granted_send_bytes,buffer_granted_receive_bytes"));
+  EXPECT_TRUE(lines[7].ends_with(",,,")) << lines[7];
+  EXPECT_NE(lines[8].find(",default,"), std::string::npos) << lines[8];
+  EXPECT_NE(lines[21].find(",4194304,"), std::string::npos) << lines[21];
+  if (!have_program("python3")) GTEST_SKIP() << "python3 is not installed (it parses the JSON)";
+  const std::string check = R"(
+import json, sys
+d = json.load(open(sys.argv[1]))
+sweep = d["buffer_sweep"]
+assert len(sweep) == 14, len(sweep)
+assert [r["buffer_asked_bytes"] for r in sweep[::2]] == [None, 4096, 16384, 65536, 262144, 1048576, 4194304], sweep
+for r in sweep:
+    assert r["path"] == "raw" and r["transport"] == "socketpair-stream", r
+    assert r["buffer_granted_send_bytes"] > 0 and r["buffer_granted_receive_bytes"] > 0, r
+    assert r["measure"] == ("rtt" if r["message_bytes"] == 64 else "throughput"), r
+    assert (r["rtt_ns"]["p99"] if r["measure"] == "rtt" else r["mb_per_s"]) > 0, r
+print("ok")
+)";
+  Process python({"python3", "-c", check, dir.file("bench.json")});
+  const Exit exit = python.finish();
+  EXPECT_EQ(exit.code, 0) << python.err();
+  EXPECT_EQ(python.out(), "ok\n") << python.err();
+}
+
+TEST(CliBench, QuickSweepsFourSizes) {
+  const BenchOutput run = bench({"--quick", "--transports", "unix-stream", "--sizes", "64", "--backends", "epoll",
+                                 "--buffer-sweep"},
+                                kRunWait);
+  ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
+  std::vector<std::string> buffers;
+  for (const auto& w : sweep_rows(run.out)) buffers.push_back(w.at(1));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"default", "4KiB", "64KiB", "1MiB"})) << run.out;
+}
+
+TEST(CliBench, PlotDrawsAnSvgWithGnuplot) {
+  if (!have_program("gnuplot")) GTEST_SKIP() << "gnuplot is not installed (Debian: gnuplot-nox)";
+  TempDir dir;
+  const BenchOutput run = bench({"--duration", "0.01", "--transports", "socketpair-stream,pipe", "--sizes", "64",
+                                 "--backends", "epoll", "--plot", dir.file("bench.svg")},
+                                kRunWait);
+  ASSERT_EQ(run.exit.code, 0) << run.exit << " " << run.err;
+  std::ifstream svg(dir.file("bench.svg"));
+  std::string head(5, '\0');
+  svg.read(head.data(), static_cast<std::streamsize>(head.size()));
+  EXPECT_TRUE(head == "<?xml" || head.starts_with("<svg")) << head;
+}
+
+TEST(CliBench, AnUnwritablePlotFileFailsBeforeMeasuring) {
+  if (!have_program("gnuplot")) GTEST_SKIP() << "gnuplot is not installed (its absence is reported first)";
+  const BenchOutput run = bench({"--transports", "pipe", "--plot", "/nonexistent-dir/bench.svg"});
+  EXPECT_EQ(run.exit.code, 1) << run.exit << " " << run.err;
+  EXPECT_NE(run.err.find("sockit: bench /nonexistent-dir/bench.svg: open: no such file"), std::string::npos)
+      << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
+}
+
+TEST(CliBench, PlotWithoutGnuplotFailsBeforeMeasuring) {
+  TempDir dir;  // an empty PATH directory: no gnuplot in it
+  Process child({"env", "PATH=" + dir.path(), sockit_bin(), "bench", "--transports", "pipe", "--plot",
+                 dir.file("bench.svg")});
+  const Exit exit = child.finish(kWait);
+  EXPECT_EQ(exit.code, 1) << exit << " " << child.err();
+  EXPECT_NE(child.err().find("sockit: bench --plot " + dir.file("bench.svg") + ": gnuplot is not installed"),
+            std::string::npos)
+      << child.err();
+  EXPECT_TRUE(child.out().empty()) << child.out();
+  EXPECT_NE(::access(dir.file("bench.svg").c_str(), F_OK), 0) << "no empty picture left behind";
 }
 
 }  // namespace

@@ -48,27 +48,14 @@ std::string grouped(double value) {
   return out;
 }
 
-const BenchRow* find_row(const BenchReport& report, std::string_view transport, BenchMeasure measure,
-                         std::size_t size) {
-  for (const BenchRow& row : report.rows) {
-    const BenchCase& c = row.bench_case;
-    // The floor: raw syscalls; the ring's only path is sockit's.
-    const BenchPathKind wanted = c.transport->kind == BenchKind::shm ? BenchPathKind::sockit : BenchPathKind::raw;
-    if (c.transport->name == transport && c.measure == measure && c.message_size == size && c.path.kind == wanted) {
-      return &row;
-    }
-  }
-  return nullptr;
-}
-
 void print_article_table(const BenchReport& report) {
   const std::size_t small = report.sizes.front();
   const std::size_t large = report.sizes.back();
   std::vector<std::vector<std::string>> lines;
   for (const ArticleRow& a : kArticle) {
-    const BenchRow* rtt = find_row(report, a.transport, BenchMeasure::rtt, report.rtt_size);
-    const BenchRow* rate = find_row(report, a.transport, BenchMeasure::throughput, small);
-    const BenchRow* bulk = find_row(report, a.transport, BenchMeasure::throughput, large);
+    const BenchRow* rtt = floor_row(report, a.transport, BenchMeasure::rtt, report.rtt_size);
+    const BenchRow* rate = floor_row(report, a.transport, BenchMeasure::throughput, small);
+    const BenchRow* bulk = floor_row(report, a.transport, BenchMeasure::throughput, large);
     if (rtt == nullptr && rate == nullptr && bulk == nullptr) continue;  // not selected
     const auto shown = [](const BenchRow* row, auto figure) -> std::string {
       return row != nullptr && row->measured() ? figure(*row) : "n/a";
@@ -176,7 +163,95 @@ std::string read_cpu_model() {
   return "unknown";
 }
 
+// "default", "4KiB", "1MiB": one word, so the table splits on blanks.
+std::string buffer_label(int asked) {
+  if (asked == 0) return "default";
+  std::string label = size_label(static_cast<std::size_t>(asked));
+  std::erase(label, ' ');
+  return label;
+}
+
+// net.core.wmem_max / rmem_max: the caps on SO_SNDBUF / SO_RCVBUF; "?" if unreadable.
+std::string sysctl_value(const char* path) {
+  std::ifstream file(path);
+  std::string value;
+  return file >> value ? value : "?";
+}
+
+void print_sweep_table(const BenchReport& report) {
+  if (report.sweep.empty()) return;
+  fmt::print("Socket buffer sweep (raw syscalls; SO_SNDBUF and SO_RCVBUF set on both ends after connecting; "
+             "RTT with {} messages, throughput with {})\n",
+             size_label(report.rtt_size), size_label(report.sizes.back()));
+  fmt::print("  granted: what getsockopt reports after setting. Linux doubles the size asked for (room for its\n"
+             "  bookkeeping) after capping it at net.core.wmem_max / rmem_max (here {} / {} bytes); \"default\"\n"
+             "  sets nothing: the kernel's initial size, which TCP autotuning may grow during the run.\n",
+             sysctl_value("/proc/sys/net/core/wmem_max"), sysctl_value("/proc/sys/net/core/rmem_max"));
+  fmt::print("{:<24} {:>8} {:>12} {:>12} {:>9} {:>9} {:>10}\n", "transport", "buffer", "granted snd", "granted rcv",
+             "p50 us", "p99 us", "MB/s");
+  for (const BenchRow& rtt : report.sweep) {
+    if (rtt.bench_case.measure != BenchMeasure::rtt) continue;
+    const auto bulk = std::find_if(report.sweep.begin(), report.sweep.end(), [&](const BenchRow& r) {
+      return r.bench_case.measure == BenchMeasure::throughput && r.bench_case.transport == rtt.bench_case.transport &&
+             r.bench_case.socket_buffer == rtt.bench_case.socket_buffer;
+    });
+    const bool bulk_measured = bulk != report.sweep.end() && bulk->measured();
+    // Granted sizes are the same for both rows of a size; take whichever was measured.
+    const BenchRow& any = rtt.measured() || !bulk_measured ? rtt : *bulk;
+    const auto granted = [&](int bytes) { return any.measured() ? grouped(bytes) : std::string("n/a"); };
+    fmt::print("{:<24} {:>8} {:>12} {:>12} {:>9} {:>9} {:>10}\n", rtt.bench_case.transport->name,
+               buffer_label(*rtt.bench_case.socket_buffer), granted(any.granted_send), granted(any.granted_receive),
+               rtt.measured() ? micros(rtt.rtt->p50) : "n/a", rtt.measured() ? micros(rtt.rtt->p99) : "n/a",
+               bulk_measured ? fmt::format("{:.1f}", bulk->megabytes_per_second()) : "n/a");
+  }
+  fmt::print("\n");
+}
+
+// One result as a JSON object; `extra` (", \"key\": value" pairs) goes after
+// the fields every row has.
+std::string row_json(const BenchRow& row, const std::string& extra) {
+  const BenchCase& c = row.bench_case;
+  std::string out = fmt::format("    {{\"measure\": \"{}\", \"transport\": {}, \"path\": {}, \"message_bytes\": {}{}",
+                                c.measure == BenchMeasure::rtt ? "rtt" : "throughput", json_string(c.transport->name),
+                                json_string(c.path.name()), c.message_size, extra);
+  if (!row.measured()) {
+    out += fmt::format(", \"{}\": {}}}", row.failed ? "error" : "skipped", json_string(row.skipped));
+  } else if (c.measure == BenchMeasure::rtt) {
+    const RttSummary& r = *row.rtt;
+    out += fmt::format(
+        ", \"round_trips\": {}, \"seconds\": {}, \"rtt_ns\": {{\"min\": {}, \"mean\": {}, \"p50\": {}, \"p90\": {}, "
+        "\"p99\": {}, \"p99_9\": {}, \"max\": {}}}}}",
+        r.round_trips, number(row.seconds), r.min, number(r.mean), r.p50, r.p90, r.p99, r.p999, r.max);
+  } else {
+    out += fmt::format(
+        ", \"messages\": {}, \"bytes\": {}, \"seconds\": {}, \"messages_per_s\": {}, \"mb_per_s\": {}}}",
+        row.messages, row.bytes, number(row.seconds), number(row.messages_per_second()),
+        number(row.megabytes_per_second()));
+  }
+  return out;
+}
+
+// A sweep row's buffer fields, for JSON: the size asked (null: the default) and granted.
+std::string sweep_json(const BenchRow& row) {
+  const int asked = *row.bench_case.socket_buffer;
+  return fmt::format(", \"buffer_asked_bytes\": {}, \"buffer_granted_send_bytes\": {}, "
+                     "\"buffer_granted_receive_bytes\": {}",
+                     asked == 0 ? std::string("null") : std::to_string(asked), row.granted_send, row.granted_receive);
+}
+
 }  // namespace
+
+const BenchRow* floor_row(const BenchReport& report, std::string_view transport, BenchMeasure measure,
+                          std::size_t size) {
+  for (const BenchRow& row : report.rows) {
+    const BenchCase& c = row.bench_case;
+    const BenchPathKind wanted = c.transport->kind == BenchKind::shm ? BenchPathKind::sockit : BenchPathKind::raw;
+    if (c.transport->name == transport && c.measure == measure && c.message_size == size && c.path.kind == wanted) {
+      return &row;
+    }
+  }
+  return nullptr;
+}
 
 std::string size_label(std::size_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
@@ -213,6 +288,7 @@ void print_bench_tables(const BenchReport& report) {
   print_article_table(report);
   print_rtt_table(report);
   print_throughput_table(report);
+  print_sweep_table(report);
   print_skipped(report);
   std::fflush(stdout);
 }
@@ -239,26 +315,14 @@ std::string bench_json(const BenchReport& report) {
   out += "  \"results\": [";
   bool first = true;
   for (const BenchRow& row : report.rows) {
-    const BenchCase& c = row.bench_case;
-    out += first ? "\n" : ",\n";
+    out += (first ? "\n" : ",\n") + row_json(row, "");
     first = false;
-    out += fmt::format("    {{\"measure\": \"{}\", \"transport\": {}, \"path\": {}, \"message_bytes\": {}",
-                       c.measure == BenchMeasure::rtt ? "rtt" : "throughput", json_string(c.transport->name),
-                       json_string(c.path.name()), c.message_size);
-    if (!row.measured()) {
-      out += fmt::format(", \"{}\": {}}}", row.failed ? "error" : "skipped", json_string(row.skipped));
-    } else if (c.measure == BenchMeasure::rtt) {
-      const RttSummary& r = *row.rtt;
-      out += fmt::format(
-          ", \"round_trips\": {}, \"seconds\": {}, \"rtt_ns\": {{\"min\": {}, \"mean\": {}, \"p50\": {}, \"p90\": {}, "
-          "\"p99\": {}, \"p99_9\": {}, \"max\": {}}}}}",
-          r.round_trips, number(row.seconds), r.min, number(r.mean), r.p50, r.p90, r.p99, r.p999, r.max);
-    } else {
-      out += fmt::format(
-          ", \"messages\": {}, \"bytes\": {}, \"seconds\": {}, \"messages_per_s\": {}, \"mb_per_s\": {}}}",
-          row.messages, row.bytes, number(row.seconds), number(row.messages_per_second()),
-          number(row.megabytes_per_second()));
-    }
+  }
+  out += "\n  ],\n  \"buffer_sweep\": [";
+  first = true;
+  for (const BenchRow& row : report.sweep) {
+    out += (first ? "\n" : ",\n") + row_json(row, sweep_json(row));
+    first = false;
   }
   out += "\n  ]\n}\n";
   return out;
@@ -269,8 +333,14 @@ std::string bench_csv(const BenchReport& report) {
   std::string out =
       "measure,transport,path,message_bytes,round_trips,rtt_min_ns,rtt_mean_ns,rtt_p50_ns,rtt_p90_ns,rtt_p99_ns,"
       "rtt_p99_9_ns,rtt_max_ns,messages,bytes,seconds,messages_per_s,mb_per_s,skipped,kernel,cpu_model,cores,"
-      "sockit_version\n";
-  for (const BenchRow& row : report.rows) {
+      "sockit_version,buffer_asked_bytes,buffer_granted_send_bytes,buffer_granted_receive_bytes\n";
+  // The detail rows, then the sweep's (the last three columns: its buffer sizes,
+  // "default" where nothing was asked).
+  std::vector<const BenchRow*> rows;
+  for (const BenchRow& row : report.rows) rows.push_back(&row);
+  for (const BenchRow& row : report.sweep) rows.push_back(&row);
+  for (const BenchRow* each : rows) {
+    const BenchRow& row = *each;
     const BenchCase& c = row.bench_case;
     out += fmt::format("{},{},{},{},", c.measure == BenchMeasure::rtt ? "rtt" : "throughput", c.transport->name,
                        csv_field(c.path.name()), c.message_size);
@@ -287,8 +357,14 @@ std::string bench_csv(const BenchReport& report) {
     } else {
       out += row.measured() ? fmt::format(",,{},,,", number(row.seconds)) : std::string(",,,,,");
     }
-    out += fmt::format("{},{},{},{},{}\n", csv_field(row.skipped), csv_field(m.kernel), csv_field(m.cpu_model),
+    out += fmt::format("{},{},{},{},{},", csv_field(row.skipped), csv_field(m.kernel), csv_field(m.cpu_model),
                        m.cores, SOCKIT_VERSION);
+    if (c.socket_buffer) {
+      const std::string asked = *c.socket_buffer == 0 ? std::string("default") : std::to_string(*c.socket_buffer);
+      out += fmt::format("{},{},{}\n", asked, row.granted_send, row.granted_receive);
+    } else {
+      out += ",,\n";
+    }
   }
   return out;
 }

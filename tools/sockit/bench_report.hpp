@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench_run.hpp"
@@ -40,6 +41,8 @@ struct BenchRow {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
   double seconds = 0;
+  int granted_send = 0;     // sweep rows: SO_SNDBUF/SO_RCVBUF as the kernel reported them
+  int granted_receive = 0;
   std::string skipped;
   bool failed = false;  // skipped because the measurement failed (an error, not a limit)
 
@@ -55,7 +58,20 @@ struct BenchReport {
   std::vector<std::size_t> sizes;
   std::vector<std::string> backends;
   std::vector<BenchRow> rows;
+  // --buffer-sweep: per stream transport and buffer size, an RTT row (at
+  // rtt_size) and a throughput row (at the largest size), raw syscalls.
+  std::vector<BenchRow> sweep;
 };
+
+// The sizes the sweep asks for, after the kernel's default (0).
+inline constexpr int kSweepBuffers[] = {0, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20};
+// With --quick: every other size, so the sweep adds seconds, not tens of them.
+inline constexpr int kQuickSweepBuffers[] = {0, 4 << 10, 64 << 10, 1 << 20};
+
+// The row that stands for `transport` in the summary and the plot: raw syscalls
+// (the floor), or sockit for the ring, which has no other path; nullptr if none.
+[[nodiscard]] const BenchRow* floor_row(const BenchReport& report, std::string_view transport, BenchMeasure measure,
+                                        std::size_t size);
 
 // The tables for a person, on stdout.
 void print_bench_tables(const BenchReport& report);

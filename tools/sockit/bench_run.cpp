@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "errors.hpp"
+#include "sockit/stream_socket.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -154,6 +156,27 @@ Status measure_throughput(BenchEnd& end, std::size_t size, const BenchTiming& ti
   }
 }
 
+// SO_SNDBUF and SO_RCVBUF on one connected stream socket, through the library's
+// options (the descriptor is lent to a StreamSocket and taken back whatever
+// happens); `asked` 0 sets nothing. Returns what the kernel granted.
+Result<std::pair<int, int>> size_buffers(Fd& fd, Transport transport, int asked) {
+  StreamSocket socket(std::move(fd), transport);
+  const auto apply = [&]() -> Result<std::pair<int, int>> {
+    if (asked > 0) {
+      if (auto s = socket.set_send_buffer_size(asked); !s) return std::unexpected(s.error());
+      if (auto s = socket.set_receive_buffer_size(asked); !s) return std::unexpected(s.error());
+    }
+    auto send = socket.send_buffer_size();
+    if (!send) return std::unexpected(send.error());
+    auto receive = socket.receive_buffer_size();
+    if (!receive) return std::unexpected(receive.error());
+    return std::pair{*send, *receive};
+  };
+  auto granted = apply();
+  fd = socket.release();
+  return granted;
+}
+
 }  // namespace
 
 BenchCpus pin_bench_cpus() {
@@ -173,6 +196,17 @@ Result<BenchFigures> run_bench_case(const BenchCase& c, const BenchTiming& timin
                                     const std::string& temp_dir, unsigned serial) {
   auto link = make_bench_link(*c.transport, temp_dir, serial);
   if (!link) return std::unexpected(link.error());
+  std::pair<int, int> granted{0, 0};
+  if (c.socket_buffer) {
+    // Both ends, as a tuned server and client would both be; the parent's is reported.
+    const Transport transport = c.transport->socket.value_or(Transport::unix_stream);
+    auto parent_granted = size_buffers(link->parent_in, transport, *c.socket_buffer);
+    if (!parent_granted) return std::unexpected(parent_granted.error());
+    if (auto child_granted = size_buffers(link->child_in, transport, *c.socket_buffer); !child_granted) {
+      return std::unexpected(child_granted.error());
+    }
+    granted = *parent_granted;
+  }
   std::fflush(nullptr);  // nothing buffered may be written twice
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -194,6 +228,8 @@ Result<BenchFigures> run_bench_case(const BenchCase& c, const BenchTiming& timin
   auto end = make_bench_end(*c.transport, c.path, std::move(link->parent_in), std::move(link->parent_out), options);
   if (!end) return std::unexpected(end.error());
   auto figures = std::make_unique<BenchFigures>();
+  figures->granted_send = granted.first;
+  figures->granted_receive = granted.second;
   const Status measured = c.measure == BenchMeasure::rtt ? measure_rtt(**end, c.message_size, timing, *figures)
                                                          : measure_throughput(**end, c.message_size, timing, *figures);
   child.stop();  // before our end closes, so the child sees no error to report

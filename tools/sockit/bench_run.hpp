@@ -33,6 +33,10 @@ struct BenchCase {
   BenchPath path;
   BenchMeasure measure = BenchMeasure::rtt;
   std::size_t message_size = 64;
+  // The buffer sweep (stream sockets only): SO_SNDBUF and SO_RCVBUF asked for on
+  // both ends before the fork; 0 leaves the kernel's default (then only read).
+  // nullopt: not a sweep row, nothing set or read.
+  std::optional<int> socket_buffer;
 };
 
 struct BenchTiming {
@@ -62,6 +66,10 @@ struct BenchFigures {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
   double seconds = 0;  // the measured span (without the warm-up)
+  // Sweep rows: what getsockopt reported on the parent's end after the sizes were
+  // set (Linux doubles what is asked and caps it at net.core.wmem_max/rmem_max).
+  int granted_send = 0;
+  int granted_receive = 0;
 };
 
 [[nodiscard]] Result<BenchFigures> run_bench_case(const BenchCase& bench_case, const BenchTiming& timing,

@@ -2,8 +2,9 @@
 // "high", "highest", "shared memory may be faster") measured on this machine:
 // round-trip latency percentiles and one-way throughput for every local
 // transport, through raw syscalls (the floor), sockit's blocking API and its event
-// loop on each chosen backend. See bench_run.hpp for how one figure is measured
-// and bench_report.hpp for the units.
+// loop on each chosen backend; with --buffer-sweep the stream sockets again at
+// each SO_SNDBUF/SO_RCVBUF size, and with --plot a picture (bench_plot.hpp). See
+// bench_run.hpp for how one figure is measured and bench_report.hpp for the units.
 //
 // Every run is bounded: each measurement lasts --duration after its warm-up, and
 // a reply that does not come within 2 s ends that measurement with an error.
@@ -14,11 +15,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include "bench_plot.hpp"
 #include "bench_report.hpp"
 #include "bench_run.hpp"
 #include "commands.hpp"
@@ -42,6 +45,8 @@ struct BenchArgs {
   std::vector<std::string> backends;
   std::string json_file;
   std::string csv_file;
+  bool buffer_sweep = false;
+  std::string plot_file;
 };
 
 // "64", "1k", "1K", "1KiB", "64KiB": bytes, 1 to 64 KiB; nullopt if not.
@@ -84,6 +89,7 @@ class TempDir {
 
 struct Plan {
   std::vector<const BenchTransport*> transports;
+  std::vector<const BenchTransport*> swept;  // --buffer-sweep: the stream sockets among them
   std::vector<std::size_t> sizes;
   std::vector<std::string> backends;
 };
@@ -125,6 +131,22 @@ std::optional<Plan> plan_from(const BenchArgs& args) {
     }
     if (std::find(plan.backends.begin(), plan.backends.end(), name) == plan.backends.end()) plan.backends.push_back(name);
   }
+  if (args.buffer_sweep) {
+    for (const BenchTransport* t : plan.transports) {
+      if (t->kind == BenchKind::stream && t->socket) plan.swept.push_back(t);
+    }
+    if (plan.swept.empty()) {
+      usage_error("bench", "--buffer-sweep",
+                  "applies to the stream sockets (socketpair-stream, unix-stream, unix-stream-abstract, tcp, "
+                  "tcp-nodelay) and none is selected");
+      return std::nullopt;
+    }
+  }
+  if (!args.plot_file.empty() && !plot_format(args.plot_file)) {
+    usage_error("bench", "--plot",
+                fmt::format("'{}' does not end in .svg or .png (the picture's format)", args.plot_file));
+    return std::nullopt;
+  }
   return plan;
 }
 
@@ -136,7 +158,7 @@ std::vector<BenchRow> rows_of(const Plan& plan, bool backends_chosen) {
   std::vector<BenchRow> rows;
   const auto add = [&](const BenchTransport* t, BenchPath path, BenchMeasure measure, std::size_t size) {
     BenchRow row;
-    row.bench_case = {t, std::move(path), measure, size};
+    row.bench_case = {t, std::move(path), measure, size, std::nullopt};
     if (auto why = path_unavailable(*t, row.bench_case.path)) {
       row.skipped = std::string(*why);
     } else if (t->max_message != 0 && size > t->max_message) {
@@ -162,6 +184,25 @@ std::vector<BenchRow> rows_of(const Plan& plan, bool backends_chosen) {
   return rows;
 }
 
+// The sweep's rows: for each stream socket and buffer size (the default first),
+// RTT at the smallest size and throughput at the largest, raw syscalls only (the
+// buffers are the kernel's; every path reads and writes through the same ones).
+std::vector<BenchRow> sweep_rows_of(const Plan& plan, bool quick) {
+  const std::span<const int> buffers = quick ? std::span<const int>(kQuickSweepBuffers) : kSweepBuffers;
+  std::vector<BenchRow> rows;
+  for (const BenchTransport* t : plan.swept) {
+    for (const int buffer : buffers) {
+      for (const auto& [measure, size] : {std::pair{BenchMeasure::rtt, plan.sizes.front()},
+                                          std::pair{BenchMeasure::throughput, plan.sizes.back()}}) {
+        BenchRow row;
+        row.bench_case = {t, {BenchPathKind::raw, {}}, measure, size, buffer};
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
+}
+
 // "[12/150] tcp loop/epoll RTT 64 B" on one line that rewrites itself, only for a
 // person watching a terminal (a log or a pipe gets none of it).
 class Progress {
@@ -170,8 +211,14 @@ class Progress {
   ~Progress() { clear(); }
   void show(std::size_t index, std::size_t total, const BenchCase& c) {
     if (!shown_) return;
-    fmt::print(stderr, "\r\033[Ksockit bench: [{}/{}] {} {} {} {}", index + 1, total, c.transport->name, c.path.name(),
-               c.measure == BenchMeasure::rtt ? "RTT" : "throughput", size_label(c.message_size));
+    std::string buffers;
+    if (c.socket_buffer) {
+      buffers = *c.socket_buffer == 0 ? ", default buffers"
+                                      : ", buffers " + size_label(static_cast<std::size_t>(*c.socket_buffer));
+    }
+    fmt::print(stderr, "\r\033[Ksockit bench: [{}/{}] {} {} {} {}{}", index + 1, total, c.transport->name,
+               c.path.name(), c.measure == BenchMeasure::rtt ? "RTT" : "throughput", size_label(c.message_size),
+               buffers);
     std::fflush(stderr);
   }
   void clear() {
@@ -205,10 +252,17 @@ bool write_output(std::ofstream& file, const std::string& path, const std::strin
 int run_bench(const BenchArgs& args, bool backends_chosen) {
   auto plan = plan_from(args);
   if (!plan) return kExitUsage;
+  if (!args.plot_file.empty() && !have_gnuplot()) {
+    fmt::print(stderr, "sockit: bench --plot {}: gnuplot is not installed (Debian package gnuplot-nox)\n",
+               args.plot_file);
+    return kExitFailure;
+  }
   std::optional<std::ofstream> json;
   std::optional<std::ofstream> csv;
   if (!args.json_file.empty() && !(json = open_output(args.json_file))) return kExitFailure;
   if (!args.csv_file.empty() && !(csv = open_output(args.csv_file))) return kExitFailure;
+  // The picture's file too (gnuplot writes it at the end), so a bad path fails now.
+  if (!args.plot_file.empty() && !open_output(args.plot_file)) return kExitFailure;
   auto temp_dir = TempDir::create();
   if (!temp_dir) {
     print_error("bench", "a temporary directory", temp_dir.error());
@@ -225,44 +279,57 @@ int run_bench(const BenchArgs& args, bool backends_chosen) {
   report.backends = plan->backends;
   report.machine = describe_machine(pin_bench_cpus());
   report.rows = rows_of(*plan, backends_chosen);
+  report.sweep = sweep_rows_of(*plan, args.quick);
 
   bool failed = false;
   Progress progress;
-  for (std::size_t i = 0; i < report.rows.size(); ++i) {
-    BenchRow& row = report.rows[i];
-    if (!row.measured()) {
-      if (row.failed && !failed) {
-        progress.clear();
-        fmt::print(stderr, "sockit: bench: {}\n", row.skipped);
+  const std::size_t total = report.rows.size() + report.sweep.size();
+  std::size_t index = 0;
+  for (std::vector<BenchRow>* rows : {&report.rows, &report.sweep}) {
+    for (BenchRow& row : *rows) {
+      const unsigned serial = static_cast<unsigned>(index++);
+      if (!row.measured()) {
+        if (row.failed && !failed) {
+          progress.clear();
+          fmt::print(stderr, "sockit: bench: {}\n", row.skipped);
+        }
+        failed = failed || row.failed;
+        continue;
       }
-      failed = failed || row.failed;
-      continue;
-    }
-    progress.show(i, report.rows.size(), row.bench_case);
-    auto figures = run_bench_case(row.bench_case, report.timing, report.machine.pinned, temp_dir->path(),
-                                  static_cast<unsigned>(i));
-    if (!figures) {
-      progress.clear();
-      const BenchCase& c = row.bench_case;
-      print_error(fmt::format("bench {} {}", c.transport->name, c.path.name()),
-                  c.measure == BenchMeasure::rtt ? "RTT" : "throughput", figures.error());
-      row.skipped = describe(figures.error());
-      row.failed = true;
-      failed = true;
-      continue;
-    }
-    row.seconds = figures->seconds;
-    if (row.bench_case.measure == BenchMeasure::rtt) {
-      row.rtt = summarize(figures->rtt);
-    } else {
-      row.messages = figures->messages;
-      row.bytes = figures->bytes;
+      progress.show(serial, total, row.bench_case);
+      auto figures = run_bench_case(row.bench_case, report.timing, report.machine.pinned, temp_dir->path(), serial);
+      if (!figures) {
+        progress.clear();
+        const BenchCase& c = row.bench_case;
+        print_error(fmt::format("bench {} {}", c.transport->name, c.path.name()),
+                    c.measure == BenchMeasure::rtt ? "RTT" : "throughput", figures.error());
+        row.skipped = describe(figures.error());
+        row.failed = true;
+        failed = true;
+        continue;
+      }
+      row.seconds = figures->seconds;
+      row.granted_send = figures->granted_send;
+      row.granted_receive = figures->granted_receive;
+      if (row.bench_case.measure == BenchMeasure::rtt) {
+        row.rtt = summarize(figures->rtt);
+      } else {
+        row.messages = figures->messages;
+        row.bytes = figures->bytes;
+      }
     }
   }
   progress.clear();
   print_bench_tables(report);
   if (json && !write_output(*json, args.json_file, bench_json(report))) return kExitFailure;
   if (csv && !write_output(*csv, args.csv_file, bench_csv(report))) return kExitFailure;
+  if (!args.plot_file.empty()) {
+    if (auto why = draw_bench_plot(report, args.plot_file, temp_dir->path())) {
+      fmt::print(stderr, "sockit: bench --plot {}: {}\n", args.plot_file, *why);
+      ::unlink(args.plot_file.c_str());  // no empty or half-written picture left behind
+      return kExitFailure;
+    }
+  }
   return failed ? kExitFailure : kExitOk;
 }
 
@@ -300,6 +367,13 @@ Command add_bench_command(CLI::App& parent) {
       ->transform(whole_in(1, 10'000'000, "a number of round trips per second"));
   app->add_option("--json", args->json_file, "Also write every figure and the machine to FILE as JSON")->type_name("FILE");
   app->add_option("--csv", args->csv_file, "Also write every figure and the machine to FILE as CSV")->type_name("FILE");
+  app->add_flag("--buffer-sweep", args->buffer_sweep,
+                "Also measure the stream sockets selected with SO_SNDBUF/SO_RCVBUF at 4 KiB to 4 MiB and the "
+                "kernel's default: RTT and throughput at each, raw syscalls (7 sizes x 2 figures per transport)");
+  app->add_option("--plot", args->plot_file,
+                  "Also draw RTT p50/p99 (log scale) and throughput per transport into FILE.svg or FILE.png "
+                  "(needs gnuplot)")
+      ->type_name("FILE");
   std::string transports;
   for (const BenchTransport& t : bench_transports()) transports += fmt::format("  {:<24} {}\n", t.name, t.description);
   app->footer(
@@ -311,14 +385,20 @@ Command add_bench_command(CLI::App& parent) {
       "       (MB/s with MB = 10^6 bytes, and messages/s).\n"
       "Paths: raw (plain syscalls: the floor), sockit (the blocking API), loop/BACKEND\n"
       "(the event loop; RTT only). Output: the article's table with measured columns,\n"
-      "then the detail tables and what was not measured and why.\n\n"
+      "then the detail tables and what was not measured and why.\n"
+      "--buffer-sweep adds a table: each stream socket with SO_SNDBUF and SO_RCVBUF asked at\n"
+      "4 KiB, 16 KiB, 64 KiB, 256 KiB, 1 MiB, 4 MiB (with --quick: 4 KiB, 64 KiB, 1 MiB) and left\n"
+      "at the kernel's default, and what the kernel granted (Linux doubles the size asked,\n"
+      "capped by net.core.wmem_max/rmem_max).\n\n"
       "Transports:\n" +
       transports +
       "\nExamples:\n"
       "  sockit bench --quick\n"
       "  sockit bench --transports unix-stream,tcp-nodelay,shm --sizes 64 --backends epoll,io_uring\n"
       "  sockit bench --duration 2 --json bench.json --csv bench.csv\n"
-      "  sockit bench --transports unix-stream,tcp-nodelay --rate 10000   (latency under a steady load)\n\n"
+      "  sockit bench --transports unix-stream,tcp-nodelay --rate 10000   (latency under a steady load)\n"
+      "  sockit bench --transports unix-stream,tcp --sizes 64,64KiB --buffer-sweep   (Q12: tune the buffers?)\n"
+      "  sockit bench --quick --plot bench.svg\n\n"
       "Exit status: 0 every figure measured, 1 a measurement failed, 2 usage error.\n");
   return {app, [args, backends] { return run_bench(*args, backends->count() > 0); }};
 }
