@@ -97,12 +97,14 @@ struct ShmRing::State {
 
   // Copies between a ring and a flat buffer, wrapping at the ring's end.
   void copy_in(int direction, std::uint64_t at, const std::byte* from, std::size_t n) const {
+    if (n == 0) return;  // an empty message's data may be a null pointer, which memcpy must not get
     const std::size_t offset = at & (capacity - 1);
     const std::size_t first = std::min(n, capacity - offset);
     std::memcpy(ring_data(direction) + offset, from, first);
     std::memcpy(ring_data(direction), from + first, n - first);
   }
   void copy_out(int direction, std::uint64_t at, std::byte* to, std::size_t n) const {
+    if (n == 0) return;
     const std::size_t offset = at & (capacity - 1);
     const std::size_t first = std::min(n, capacity - offset);
     std::memcpy(to, ring_data(direction) + offset, first);

@@ -85,7 +85,11 @@ Status UringEngine::wait(std::optional<nanoseconds> timeout) {
   LoopCounters& counters = core_.counters();
   counters.add(&LoopStats::events, batch.size());
   if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) counters.add(&LoopStats::cq_overflow);
+  dispatching_batch_ = true;
   for (const io_uring_cqe& cqe : batch) dispatch(cqe);
+  dispatching_batch_ = false;
+  // The closes of this batch: their sockets really close now, not at the next turn.
+  if (std::exchange(cancels_pending_, false) && may_submit()) io_uring_submit(&ring_);
   recheck_after_hangups();
   batch_ = std::move(batch);  // keeps its capacity for the next turn
   return {};

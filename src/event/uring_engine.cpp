@@ -158,7 +158,15 @@ void UringEngine::remove(SlotRef ref, Slot&) {
   // bound) until the next turn submitted the cancellation. Closing must be prompt,
   // so the cancellations go now: one extra io_uring_enter per close of a busy
   // handle, the one exception to a single enter per turn.
-  if (cancelled && may_submit()) io_uring_submit(&ring_);
+  // Inside a batch's dispatch (a callback closing its connection: the common case)
+  // the cancellations of every close in the batch go in one enter at its end.
+  if (cancelled && may_submit()) {
+    if (dispatching_batch_) {
+      cancels_pending_ = true;
+    } else {
+      io_uring_submit(&ring_);
+    }
+  }
 }
 
 void UringEngine::update(SlotRef ref, Slot& slot) {

@@ -264,6 +264,8 @@ class UringEngine final : public Engine {
   std::vector<SlotRef> retry_;    // slots whose request found the SQ full even after a submit
   std::vector<std::uint64_t> retry_cancels_;
   std::optional<Dispatching> dispatching_;
+  bool dispatching_batch_ = false;  // wait() is dispatching a batch: remove() defers its submit
+  bool cancels_pending_ = false;    // ... and some remove() queued cancellations meanwhile
   bool shutting_down_ = false;
 };
 

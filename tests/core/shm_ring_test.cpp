@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -67,7 +68,7 @@ TEST(ShmRing, MessagesOfEverySizeCrossBothWaysInOrderAcrossTheRingsWrap) {
     auto size = to.receive(buffer, 1s);
     ASSERT_TRUE(size) << n << ": " << size.error().message();
     ASSERT_EQ(*size, sent.size()) << n;
-    ASSERT_EQ(std::memcmp(buffer.data(), sent.data(), sent.size()), 0) << n;
+    ASSERT_TRUE(std::equal(sent.begin(), sent.end(), buffer.begin())) << n;
   }
 }
 
@@ -82,7 +83,7 @@ TEST(ShmRing, ASenderWaitsWhileTheRingIsFullAndGoesOnWhenTheReceiverReads) {
       ASSERT_TRUE(size) << n;
       const auto expected = message(n);
       ASSERT_EQ(*size, expected.size());
-      ASSERT_EQ(std::memcmp(buffer.data(), expected.data(), expected.size()), 0) << n;
+      ASSERT_TRUE(std::equal(expected.begin(), expected.end(), buffer.begin())) << n;
     }
   });
   for (std::size_t n = 0; n < kMessages; ++n) ASSERT_TRUE(rings->creator.send(message(n), 10s)) << n;
@@ -202,7 +203,7 @@ TEST(ShmRing, TwoProcessesExchangeTenThousandMessagesByteExact) {
     auto size = ring->receive(buffer, 10s);
     ASSERT_TRUE(size) << n << ": " << size.error().message();
     ASSERT_EQ(*size, sent.size());
-    ASSERT_EQ(std::memcmp(buffer.data(), sent.data(), sent.size()), 0) << n;
+    ASSERT_TRUE(std::equal(sent.begin(), sent.end(), buffer.begin())) << n;
   }
   ring->close();
   EXPECT_EQ(child.wait(10s), 0);
