@@ -51,6 +51,8 @@ Result<DumpStep> walk_messages(Bytes datagram, std::uint32_t seq,
         if (payload.size() < sizeof(int)) return fail(errc::malformed_reply);
         const int error = load<int>(payload);
         if (error >= 0) return fail(errc::malformed_reply);  // a dump is never acked
+        // -INT_MIN does not exist (found by fuzz_diag): no errno is that large.
+        if (error < -4095) return fail(errc::malformed_reply);
         return fail(std::error_code(-error, std::system_category()));
       }
       case SOCK_DIAG_BY_FAMILY:

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <span>
 #include <string>
@@ -266,6 +267,13 @@ TEST(DiagParse, ForeignSequenceUnknownTypeAndWrongFamilyAreMalformed) {
     Reply reply;
     nlmsgerr ack{};  // error 0 is an acknowledgement, which a dump never sends
     reply.begin_message(NLMSG_ERROR).body(ack).end_message();
+    expect_malformed(parse_unix(reply.span(), sockets));
+  }
+  for (const int impossible : {INT_MIN, -4096}) {  // INT_MIN: found by fuzz_diag (negating it overflowed)
+    Reply reply;
+    nlmsgerr error{};
+    error.error = impossible;
+    reply.begin_message(NLMSG_ERROR).body(error).end_message();
     expect_malformed(parse_unix(reply.span(), sockets));
   }
 }
