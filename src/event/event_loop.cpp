@@ -39,6 +39,7 @@ void EventLoop::run() {
 Status EventLoop::run_once(std::chrono::milliseconds max_wait) { return core_->run_once(max_wait); }
 void EventLoop::stop() { core_->stop(); }
 void EventLoop::post(Task task) { core_->post(std::move(task)); }
+void EventLoop::defer(Task task) { core_->defer(std::move(task)); }
 bool EventLoop::in_loop_thread() const { return core_->in_loop_thread(); }
 
 TimerHandle EventLoop::run_after(std::chrono::nanoseconds delay, Task task) {

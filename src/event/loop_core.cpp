@@ -60,6 +60,7 @@ LoopCore::~LoopCore() {
       std::lock_guard lock(posted_mutex_);
       unrun.swap(posted_);
     }
+    std::vector<Task> deferred = std::move(deferred_);
   }
   timers_ = TimerQueue();
   // Handles owned by the core must go before the engine they are registered with.
@@ -91,10 +92,31 @@ Status LoopCore::run_once(std::optional<std::chrono::nanoseconds> max_wait) {
   // Nested turns (run_once from a callback) keep the outer turn's flag.
   const bool outermost = !running_.exchange(true, std::memory_order_acq_rel);
   counters_.add(&LoopStats::turns);
+  run_deferred();  // deferred between two turns (outside any callback)
   Status result = engine_->wait(wait_budget(max_wait));
   if (result) counters_.add(&LoopStats::timers_fired, timers_.run_due(TimerQueue::Clock::now()));
+  // What this turn's callbacks deferred (a connection's coalesced output) runs
+  // before the turn returns, so a turn never ends with output held back: a caller
+  // that stops the loop after a send still has it written (readiness backends) or
+  // submitted with the next wait (io_uring).
+  run_deferred();
   if (outermost) running_.store(false, std::memory_order_release);
   return result;
+}
+
+void LoopCore::defer(Task task) {
+  assert_loop_thread();
+  deferred_.push_back(std::move(task));
+}
+
+// Runs the tasks deferred so far; what they defer in turn waits for the next call
+// (at the latest the start of the next turn), so a task that always defers again
+// cannot hold a turn for ever.
+void LoopCore::run_deferred() {
+  if (deferred_.empty()) return;
+  deferred_running_.swap(deferred_);
+  for (Task& task : deferred_running_) task();
+  deferred_running_.clear();
 }
 
 void LoopCore::run() {

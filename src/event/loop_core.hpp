@@ -44,6 +44,7 @@ class LoopCore {
   void run();
   void stop();                // any thread
   void post(Task task);       // any thread
+  void defer(Task task);      // loop thread: runs at the end of this turn
   [[nodiscard]] bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
   void adopt_current_thread() { owner_.store(std::this_thread::get_id()); }
   std::uint64_t add_timer(std::chrono::nanoseconds delay, std::chrono::nanoseconds period, Task task);
@@ -92,6 +93,7 @@ class LoopCore {
   Status init(const LoopOptions& options);
   SlotRef allocate_slot(int fd);
   void drain_posted();
+  void run_deferred();
   void on_signalfd_readable(std::span<const std::byte> data);
   std::optional<std::chrono::nanoseconds> wait_budget(std::optional<std::chrono::nanoseconds> max_wait);
 
@@ -105,6 +107,8 @@ class LoopCore {
   // Cross-thread tasks: a mutex-guarded queue and an eventfd to wake the loop.
   std::mutex posted_mutex_;
   std::vector<Task> posted_;
+  std::vector<Task> deferred_;  // loop thread only: no lock
+  std::vector<Task> deferred_running_;  // the batch being run (its capacity is kept)
   Fd wake_fd_;
   IoHandle wake_handle_;
   std::atomic<bool> wake_pending_{false};

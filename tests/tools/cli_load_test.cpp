@@ -8,6 +8,7 @@
 // did.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <regex>
 #include <string>
 #include <thread>
@@ -271,7 +272,7 @@ TEST(CliLoad, JsonOfEveryModeParsesAndHasEveryField) {
   ASSERT_FALSE(server.address.empty()) << server.child.err();
   const std::vector<std::string> common = {"mode", "address", "backend", "threads", "connections", "size_min",
                                            "size_max", "framing", "seed", "warmup_s", "window_s", "latency_ns",
-                                           "errors", "error", "cpu_user_s", "cpu_system_s",
+                                           "errors", "error", "interrupted", "cpu_user_s", "cpu_system_s",
                                            "cpu_percent_of_one_core", "cores"};
   struct Case {
     std::vector<std::string> args;
@@ -299,6 +300,40 @@ TEST(CliLoad, JsonOfEveryModeParsesAndHasEveryField) {
     keys.insert(keys.end(), c.keys.begin(), c.keys.end());
     EXPECT_EQ(check_json(run.out, keys), "ok\n") << run.out;
     EXPECT_NE(run.out.find(c.counts), std::string::npos) << run.out;
+  }
+  EXPECT_EQ(server.stop().code, 0);
+}
+
+// --- Ctrl-C ----------------------------------------------------------------------
+
+// A run far longer than the test: SIGINT once the traffic flows ends it within a
+// check interval and the connections' close linger, with the report of what it
+// measured, marked as interrupted; exit 0 (the run did what it was asked to up to
+// the interruption, and every echo it counted was verified).
+TEST(CliLoad, CtrlCEndsTheRunEarlyWithTheReportOfWhatItMeasured) {
+  EchoServer server("tcp://127.0.0.1:0");
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  for (const bool json : {false, true}) {
+    SCOPED_TRACE(json ? "--json" : "text");
+    std::vector<std::string> args = {sockit_bin(), "load", server.address, "-v", "-c", "2", "--threads", "2",
+                                     "--duration", "600", "--warmup", "0"};
+    if (json) args.push_back("--json");
+    Process load(args);
+    ASSERT_TRUE(load.wait_for_err("traffic starts")) << load.err();
+    const auto interrupted_at = std::chrono::steady_clock::now();
+    load.signal(SIGINT);
+    const Exit exit = load.finish(10s);
+    EXPECT_LT(std::chrono::steady_clock::now() - interrupted_at, 5s);
+    EXPECT_EQ(exit.code, 0) << exit << "\n" << load.err();
+    EXPECT_NE(load.err().find("sockit: load: Interrupt: ending the run"), std::string::npos) << load.err();
+    if (json) {
+      EXPECT_NE(load.out().find(R"("interrupted":true,)"), std::string::npos) << load.out();
+      EXPECT_NE(load.out().find(R"("errors":0,)"), std::string::npos) << load.out();
+    } else {
+      EXPECT_NE(load.out().find("  interrupted: by Interrupt"), std::string::npos) << load.out();
+      EXPECT_GT(count_after(load.out(), "messages:"), 0) << load.out();
+      EXPECT_NE(load.out().find("  errors:      0\n"), std::string::npos) << load.out();
+    }
   }
   EXPECT_EQ(server.stop().code, 0);
 }

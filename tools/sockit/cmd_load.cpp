@@ -22,6 +22,7 @@
 #include "load_report.hpp"
 #include "load_run.hpp"
 #include "option_checks.hpp"
+#include "signals.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -145,7 +146,10 @@ int run_load_command(const LoadArgs& args) {
   if (!address) return kExitUsage;
   if (const int status = check_combinations(args, *address); status != kExitOk) return status;
   const LoadOptions options = load_options(args, *address);
-  const LoadResult result = run_load(options);
+  // Ctrl-C ends the run early with its report (a second one aborts); blocked
+  // here, before the threads start, so that only this thread's signalfd sees them.
+  auto signals = open_stop_signals();
+  const LoadResult result = run_load(options, signals ? signals->get() : -1);
   const LoadReportInput report{options, args.address, result};
   const bool traffic = result.tally.window_start.has_value();
   if (args.json) {
@@ -247,6 +251,8 @@ Command add_load_command(CLI::App& parent) {
           "closed before the echo); flood counts served, dropped, closed, refused and\n"
           "unanswered connections. Both exit 1 only if nothing at all was served, or on a\n"
           "wrong echo. --json prints one object with every figure (latencies in ns).\n"
+          "Ctrl-C (or SIGTERM) ends the run early with the report of what it measured up\n"
+          "to then, marked interrupted (exit 0); a second Ctrl-C aborts at once (exit 1).\n"
           "\n"
           "Examples:\n"
           "  sockit echo tcp://127.0.0.1:7000 &\n"

@@ -61,8 +61,13 @@ class ChurnWorker {
       warmup_timer_ = loop_.run_after(options_.warmup, [this] { window_.start_cpu(); });
     }
     if (end_) end_timer_ = loop_.run_after(*end_ - now, [this] { end(); });
-    failure_check_ = loop_.run_every(std::chrono::milliseconds(100), [this] {
-      if (shared_.failed()) abort_all();
+    failure_check_ = loop_.run_every(kLoadCheckInterval, [this] {
+      if (shared_.failed()) return abort_all();
+      if (shared_.interrupted() && !ended_) {  // Ctrl-C: the run ends here, as if --duration had
+        end_ = LoadClock::now();
+        end_timer_.cancel();
+        end();
+      }
     });
     for (std::size_t i = 0; i < slots_.size(); ++i) begin(i);
     if (!failing_) loop_.run();

@@ -130,7 +130,7 @@ class EchoWorker {
       warmup_timer_ = loop_.run_after(options_.warmup, [this] { window_.start_cpu(); });
     }
     if (end_) end_timer_ = loop_.run_after(*end_ - now, [this] { end_traffic(); });
-    housekeeping_timer_ = loop_.run_every(std::chrono::milliseconds(100), [this] { housekeeping(); });
+    housekeeping_timer_ = loop_.run_every(kLoadCheckInterval, [this] { housekeeping(); });
     for (EchoConnection& c : connections_) c.last_progress = now;
     if (share_.rate > 0) {
       rate_tick();
@@ -278,6 +278,11 @@ class EchoWorker {
     if (failing_) return;
     if (shared_.failed()) return abort_all();  // another thread failed
     const TimePoint now = LoadClock::now();
+    if (shared_.interrupted() && !ended_) {  // Ctrl-C: the run ends here, as if --duration had
+      end_ = now;
+      end_timer_.cancel();
+      return end_traffic();
+    }
     for (const EchoConnection& c : connections_) {
       if (!c.in_flight.empty() && !c.closing && now - c.last_progress > kNoEchoLimit) {
         return fail(fmt::format("connection {}: no echo for {} s (message {} awaited; the server stopped answering)",

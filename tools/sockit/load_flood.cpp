@@ -47,8 +47,9 @@ class FloodWorker {
     window_.start_cpu();
     // --duration is required for flood (checked by the command), so the hold ends.
     end_timer_ = loop_.run_after(*options_.duration, [this] { end(); });
-    failure_check_ = loop_.run_every(std::chrono::milliseconds(100), [this] {
-      if (shared_.failed()) abort_all();
+    failure_check_ = loop_.run_every(kLoadCheckInterval, [this] {
+      if (shared_.failed()) return abort_all();
+      if (shared_.interrupted() && !ended_) end();  // Ctrl-C: the hold ends here, as if --duration had
     });
     for (std::size_t i = 0; i < connections_.size() && !failing_; ++i) connect(i);
     if (!failing_) loop_.run();

@@ -1,10 +1,12 @@
 #include "load_report.hpp"
-#include "text_escape.hpp"
 
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <cstring>
 #include <thread>
+
+#include "text_escape.hpp"
 
 namespace sockit::cli {
 namespace {
@@ -119,7 +121,6 @@ std::string json_latency(const LatencyHistogram& h) {
 
 }  // namespace
 
-
 void print_load_report(const LoadReportInput& in) {
   switch (in.options.mode) {
     case LoadMode::echo: print_echo(in); break;
@@ -127,6 +128,9 @@ void print_load_report(const LoadReportInput& in) {
     case LoadMode::flood: print_flood(in); break;
   }
   fmt::print("  errors:      {}\n", in.result.error.empty() ? "0" : "1 (see stderr)");
+  if (in.result.interrupted_by != 0) {
+    fmt::print("  interrupted: by {} (the figures cover the run up to it)\n", strsignal(in.result.interrupted_by));
+  }
   print_cpu_line(in.result.tally);
   std::fflush(stdout);
 }
@@ -162,10 +166,11 @@ void print_load_json(const LoadReportInput& in) {
                         t.first_connect_error.empty() ? "null" : json_string(t.first_connect_error));
   }
   json += fmt::format(
-      R"("latency_ns":{},"errors":{},"error":{},"cpu_user_s":{},"cpu_system_s":{},"cpu_percent_of_one_core":{},)"
+      R"("latency_ns":{},"errors":{},"error":{},"interrupted":{},"cpu_user_s":{},"cpu_system_s":{},"cpu_percent_of_one_core":{},)"
       R"("cores":{}}})",
       json_latency(t.latency), in.result.error.empty() ? 0 : 1,
-      in.result.error.empty() ? "null" : json_string(in.result.error), seconds_of(t.cpu_user),
+      in.result.error.empty() ? "null" : json_string(in.result.error), in.result.interrupted_by != 0,
+      seconds_of(t.cpu_user),
       seconds_of(t.cpu_system), cpu_percent(t), cores());
   fmt::print("{}\n", json);
   std::fflush(stdout);

@@ -1,14 +1,21 @@
 #include "load_run.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <thread>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "errors.hpp"
 #include "log.hpp"
+#include "signals.hpp"
 
 namespace sockit::cli {
 
@@ -109,7 +116,7 @@ LoadTally run_share(LoadContext& context) {
   return {};
 }
 
-void run_thread(const LoadOptions& options, LoadShare share, LoadShared& shared, ThreadOutcome& outcome) {
+void run_share_on_own_loop(const LoadOptions& options, LoadShare share, LoadShared& shared, ThreadOutcome& outcome) {
   // Made on the thread that runs it: the loop thread is its creator.
   auto loop = event::EventLoop::create({.backend = options.backend});
   if (!loop) {
@@ -122,11 +129,49 @@ void run_thread(const LoadOptions& options, LoadShare share, LoadShared& shared,
   outcome.tally = run_share(context);
 }
 
+void run_thread(const LoadOptions& options, LoadShare share, LoadShared& shared, ThreadOutcome& outcome,
+                int done) {
+  run_share_on_own_loop(options, share, shared, outcome);
+  const std::uint64_t one = 1;
+  if (done >= 0) (void)!::write(done, &one, sizeof one);  // wakes the main thread's wait
+}
+
+// Waits for the threads while watching for a stop signal: the first ends the run
+// early (the threads see it within kLoadCheckInterval), a second one fails it, which
+// aborts every connection at once. Returns the first signal's number (0: none).
+int watch_for_interruption(int stop_signals, int done, unsigned threads, LoadShared& shared) {
+  int first = 0;
+  std::uint64_t finished = 0;
+  while (finished < threads) {
+    auto woke = wait_for_stop_signal(stop_signals, std::chrono::milliseconds(0), [] {}, done);
+    if (!woke) return first;  // poll(2) failed: the threads still end by themselves
+    if (woke->extra_ready) {
+      std::uint64_t count = 0;
+      if (::read(done, &count, sizeof count) == static_cast<ssize_t>(sizeof count)) finished += count;
+      continue;
+    }
+    if (first == 0) {
+      first = woke->signal;
+      fmt::print(stderr, "sockit: load: {}: ending the run, the report covers it up to now (again to abort)\n",
+                 strsignal(first));
+      std::fflush(stderr);
+      shared.interrupt();
+    } else {
+      shared.fail("interrupted twice: stopped at once");
+    }
+  }
+  return first;
+}
+
 }  // namespace
 
-LoadResult run_load(const LoadOptions& options) {
+LoadResult run_load(const LoadOptions& options, int stop_signals) {
   const unsigned threads = options.threads;
   LoadShared shared(threads);
+  // Each thread adds 1 when it is done, so the main thread can wait for a stop
+  // signal and for the end at once. Without one (no signalfd, or eventfd failed),
+  // a plain join: the run still ends by itself, only Ctrl-C is not reported.
+  const Fd done(stop_signals >= 0 ? ::eventfd(0, EFD_CLOEXEC) : -1);
   std::vector<ThreadOutcome> outcomes(threads);
   std::vector<std::thread> workers;
   workers.reserve(threads);
@@ -135,11 +180,11 @@ LoadResult run_load(const LoadOptions& options) {
     share.first = options.connections * t / threads;
     share.count = options.connections * (t + 1) / threads - share.first;
     share.rate = options.rate * static_cast<double>(share.count) / static_cast<double>(options.connections);
-    workers.emplace_back(run_thread, std::cref(options), share, std::ref(shared), std::ref(outcomes[t]));
+    workers.emplace_back(run_thread, std::cref(options), share, std::ref(shared), std::ref(outcomes[t]), done.get());
   }
-  for (std::thread& worker : workers) worker.join();
-
   LoadResult result;
+  if (done.valid()) result.interrupted_by = watch_for_interruption(stop_signals, done.get(), threads, shared);
+  for (std::thread& worker : workers) worker.join();
   for (const ThreadOutcome& outcome : outcomes) {
     result.tally.add(outcome.tally);
     if (result.backend.empty()) result.backend = outcome.backend;

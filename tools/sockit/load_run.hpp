@@ -104,6 +104,10 @@ class LoadShared {
   void fail(std::string message);
   [[nodiscard]] bool failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::string error() const;
+  // Ctrl-C (SIGINT) or SIGTERM: every thread ends its run at its next check, as if
+  // --duration had ended there; the report covers the run up to that moment.
+  void interrupt() noexcept { interrupted_.store(true, std::memory_order_relaxed); }
+  [[nodiscard]] bool interrupted() const noexcept { return interrupted_.load(std::memory_order_relaxed); }
   // Echo mode: each thread, once, when its connections are made (or it failed);
   // blocks until every thread has.
   void arrive_connected() { connected_.arrive_and_wait(); }
@@ -111,6 +115,7 @@ class LoadShared {
  private:
   std::latch connected_;
   std::atomic<bool> failed_{false};
+  std::atomic<bool> interrupted_{false};
   mutable std::mutex mutex_;
   std::string error_;
 };
@@ -163,11 +168,18 @@ LoadTally run_flood_share(LoadContext& context);
 
 struct LoadResult {
   LoadTally tally;
-  std::string error;    // empty: no fatal error
-  std::string backend;  // the backend the loops run on
+  std::string error;         // empty: no fatal error
+  std::string backend;       // the backend the loops run on
+  int interrupted_by = 0;    // the stop signal that ended the run early (0: none)
 };
 
+// How often a worker looks at the shared state (another thread's failure, an
+// interruption): the longest a Ctrl-C waits before the threads start ending.
+inline constexpr std::chrono::milliseconds kLoadCheckInterval{100};
+
 // Runs the whole load and joins its threads; never throws for I/O errors.
-[[nodiscard]] LoadResult run_load(const LoadOptions& options);
+// `stop_signals` (a signalfd from open_stop_signals(), or -1): the first signal
+// on it ends the run early with its report, a second one aborts it at once.
+[[nodiscard]] LoadResult run_load(const LoadOptions& options, int stop_signals = -1);
 
 }  // namespace sockit::cli

@@ -179,6 +179,11 @@ class EventLoop {
   void stop();
   // Runs `task` on the loop thread, in posting order. Any thread.
   void post(Task task);
+  // Runs `task` at the end of the current turn, after this turn's callbacks, in
+  // deferring order (outside a turn: at the start of the next). For work that
+  // should happen once per turn however many callbacks ask for it: a Connection
+  // writes the messages its callbacks sent with one syscall this way. Loop thread.
+  void defer(Task task);
   [[nodiscard]] bool in_loop_thread() const;
 
   // Timers: O(log n) arm and expiry (a heap); cancelling is O(1) (lazy removal),

@@ -10,15 +10,21 @@
 // (framing and payload together) to the back of one contiguous queue, so the
 // caller's bytes need not outlive the call. One send operation is in flight at
 // a time; what is queued behind it goes out as the next one when it completes.
-// When the bytes reach the kernel depends on the backend:
-//  - readiness (select, poll, epoll): with nothing queued ahead, send() writes
-//    through at once, one send(2) inside the call. What the kernel does not take
+// When the bytes reach the kernel: at the end of the loop turn in which they were
+// sent (EventLoop::defer), all the messages of that turn together, so a callback
+// that sends 16 replies makes one write, not 16 (and a sender of small messages
+// outside the callbacks, between turns, is written at the start of the next turn).
+// Backpressure counts them at once. Then, by backend:
+//  - readiness (select, poll, epoll): with nothing queued ahead, the turn's bytes
+//    are written through at once, one send(2). What the kernel does not take
 //    stays queued for the loop's send operation, which writes it as the socket
 //    becomes writable; an error is left for that operation to report, so send()
-//    never closes the connection (or calls on_close) under its caller.
-//  - io_uring: send() only queues; the send is submitted with the loop's next
-//    io_uring_enter (as a zero-copy send once the queue reaches the backend's
-//    threshold: the bytes are then lent to the loop until the kernel lets go).
+//    never closes the connection (or calls on_close) under its caller. The raw
+//    framing's send() with nothing queued ahead writes inside the call (an echo's
+//    reply to one read is already one write).
+//  - io_uring: the send is submitted with the loop's next io_uring_enter (as a
+//    zero-copy send once the queue reaches the backend's threshold: the bytes are
+//    then lent to the loop until the kernel lets go).
 // While the queue is above the high-water mark, reading is paused (so a peer that
 // does not read cannot make us buffer its requests either) and
 // on_backpressure(true) fires, then (false) once it drains to the low mark.
@@ -202,6 +208,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_receive(Result<std::span<const std::byte>> chunk);
   bool deliver_frames(std::span<const std::byte> input, std::size_t& consumed);
   void write_through();
+  void flush_at_turn_end();
   void flush();
   void handle_sent(Result<std::size_t> sent);
   void update_backpressure();
@@ -238,6 +245,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   WriteSide write_side_ = WriteSide::open;
   // A send operation is with the loop (record mode: waiting for writability, or failed).
   bool send_in_flight_ = false;
+  bool flush_scheduled_ = false;  // a flush_at_turn_end() is deferred on the loop
   // Backpressure's hysteresis: set above high_water_mark (reading paused), cleared
   // at or below low_water_mark (reading resumed).
   bool above_high_water_ = false;
