@@ -123,7 +123,7 @@ bench-micro: deps
 bench-peers: deps
 	@scripts/install-deps.sh $(BENCH_PACKAGES)
 	@$(MAKE) --no-print-directory configure PRESET=release
-	@cmake --build --preset release -j $(JOBS) --target sockit_pushpull \
+	@cmake --build --preset release -j $(JOBS) --target sockit_pushpull sockit_cli \
 	  $$(ninja -C build/release -t targets all | sed -n 's/^\(zmq_pushpull\|nng_pushpull\): .*/\1/p')
 	@scripts/bench-peers.sh build/release
 

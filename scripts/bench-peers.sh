@@ -13,7 +13,8 @@
 # to sockit's median from the same run. A peer whose program was not built (its
 # library is missing) is noted and skipped.
 # External references, when the tools are installed: iperf3's TCP loopback
-# throughput and sockperf's ping-pong round trip (UDP and TCP, 64-byte messages).
+# throughput (at its default write size and at 64 KiB) beside `sockit bench`'s TCP
+# 64 KiB figure, and sockperf's ping-pong round trip (UDP and TCP, 64-byte messages).
 #
 # Environment: BENCH_DURATION (3 s per run) BENCH_ROUNDS (3)
 # Output: the report on stdout and in build/bench/peers-latest.md (and
@@ -97,19 +98,49 @@ wait_for() {
 
 REFERENCES=()
 IPERF_SECONDS=$(python3 -c "import math,sys; print(max(1, math.ceil(float(sys.argv[1]))))" "$DURATION")
+# iperf3 twice: at its default write size (128 KiB) and at 64 KiB, the size of
+# `sockit bench`'s largest message, whose TCP figure follows in the same run (the
+# like-for-like comparison: both one stream, one write per 64 KiB).
 if command -v iperf3 >/dev/null; then
-  p=$(port)
-  timeout -k 2 $((IPERF_SECONDS + GRACE)) iperf3 -s -1 -B 127.0.0.1 -p "$p" --forceflush >"$WORK/iperf3-server.log" 2>&1 &
-  BACKGROUND+=($!)
-  if wait_for "$WORK/iperf3-server.log" "Server listening" &&
-    timeout -k 2 $((IPERF_SECONDS + GRACE)) iperf3 -c 127.0.0.1 -p "$p" -t "$IPERF_SECONDS" -J >"$WORK/iperf3.json" 2>&1; then
-    gbps=$(python3 -c "import json,sys; print('%.2f' % (json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second'] / 1e9))" "$WORK/iperf3.json")
-    REFERENCES+=("| iperf3 TCP loopback throughput (one stream, ${IPERF_SECONDS} s) | $gbps Gbit/s |")
-  else
-    echo "bench-peers: iperf3 did not run; its reference is left out" >&2
-  fi
+  for length in default 65536; do
+    p=$(port)
+    timeout -k 2 $((IPERF_SECONDS + GRACE)) iperf3 -s -1 -B 127.0.0.1 -p "$p" --forceflush >"$WORK/iperf3-server.log" 2>&1 &
+    BACKGROUND+=($!)
+    length_args=()
+    label="its default 128 KiB writes"
+    if [[ $length != default ]]; then
+      length_args=(-l "$length")
+      label="64 KiB writes"
+    fi
+    if wait_for "$WORK/iperf3-server.log" "Server listening" &&
+      timeout -k 2 $((IPERF_SECONDS + GRACE)) iperf3 -c 127.0.0.1 -p "$p" -t "$IPERF_SECONDS" "${length_args[@]}" -J >"$WORK/iperf3.json" 2>&1; then
+      figure=$(python3 -c "import json,sys; b=json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']; print('%.2f Gbit/s = %.0f MB/s' % (b / 1e9, b / 8e6))" "$WORK/iperf3.json")
+      REFERENCES+=("| iperf3 TCP loopback throughput (one stream, ${IPERF_SECONDS} s, $label) | $figure |")
+    else
+      echo "bench-peers: iperf3 ($label) did not run; its reference is left out" >&2
+    fi
+  done
 else
   echo "bench-peers: iperf3 not installed (make bench-peers installs it), no throughput reference" >&2
+fi
+SOCKIT=$BUILD/tools/sockit/sockit
+if [[ -x $SOCKIT ]]; then
+  if timeout -k 2 $((IPERF_SECONDS * 3 + GRACE)) "$SOCKIT" bench --transports tcp --sizes 64KiB --backends epoll \
+      --duration "$IPERF_SECONDS" --json "$WORK/sockit-bench.json" >/dev/null 2>"$WORK/sockit-bench.err"; then
+    while IFS= read -r line; do REFERENCES+=("$line"); done < <(python3 - "$WORK/sockit-bench.json" "$IPERF_SECONDS" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+for r in results:
+    if r["measure"] == "throughput" and r["transport"] == "tcp":
+        print("| sockit bench TCP loopback throughput, %s path (64 KiB messages, %s s) | %.2f Gbit/s = %.0f MB/s |"
+              % (r["path"], sys.argv[2], r["mb_per_s"] * 8 / 1e3, r["mb_per_s"]))
+PY
+)
+  else
+    echo "bench-peers: sockit bench (TCP 64 KiB) failed: $(tail -n 1 "$WORK/sockit-bench.err"); its figure is left out" >&2
+  fi
+else
+  echo "bench-peers: $SOCKIT is not built; no sockit bench TCP figure beside iperf3's" >&2
 fi
 
 if command -v sockperf >/dev/null; then
