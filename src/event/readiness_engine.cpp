@@ -234,11 +234,16 @@ class ReadinessEngine final : public Engine {
       }
       // Read before the callback, which may register descriptors (moving slots).
       const bool short_read = *n < scratch_.size();
-      const bool emptied = short_read && slot->is_stream && !slot->readiness.peer_hung_up;
+      const bool stream = slot->is_stream;
+      const bool emptied = short_read && stream && !slot->readiness.peer_hung_up;
       if (!core_.complete_receive(ref, std::span<const std::byte>(scratch_.data(), *n))) return;
-      // Level-triggered, a short read means the socket is (very likely) empty, and
-      // if it is not, the poller says so again: skip the read that would say EAGAIN.
-      if (!edge_ && short_read) return;
+      // Level-triggered, a short read on a stream socket means it is (very likely)
+      // empty, and if it is not, the poller says so again: skip the read that would
+      // say EAGAIN. On a datagram socket every read is short (one datagram), so it
+      // reads on, up to the limit: stopping there cost a poll round trip per
+      // datagram (`sockit bench`, 64 B over a Unix datagram socket: 0.76 M/s on
+      // epoll against 1.23 M/s on epoll-et, which drains).
+      if (!edge_ && short_read && stream) return;
       if (edge_ && emptied) {
         if (Slot* s = core_.slot(ref)) s->readiness.edge_armed = true;
         return;

@@ -108,9 +108,9 @@ TEST_F(BenchRun, EveryRttRowHasNonZeroPercentiles) {
 
 TEST_F(BenchRun, EveryThroughputRowHasNonZeroRates) {
   const auto rows = table(run_->out, "One-way throughput");
-  // Two sizes: raw and sockit for the sockets, raw for fifo, sockit for shm; udp
-  // has no 64 KiB row.
-  ASSERT_EQ(rows.size(), 2u * 2 + 2 + 2 + 1 * 2) << run_->out;
+  // Two sizes: raw, sockit and loop/epoll for the sockets, raw for fifo, sockit
+  // for shm; udp has no 64 KiB row.
+  ASSERT_EQ(rows.size(), 2u * 3 + 2 + 2 + 1 * 3) << run_->out;
   for (const std::string& row : rows) {
     const auto w = words(row);
     ASSERT_EQ(w.size(), 6u) << row;
@@ -174,7 +174,7 @@ for r in d["results"]:
     else:
         for k in ("messages", "bytes", "messages_per_s", "mb_per_s"):
             assert r[k] > 0, (k, r)
-assert measured == 18, measured
+assert measured == 21, measured
 print("ok")
 )";
   Process python({"python3", "-c", check, dir_->file("bench.json")});
@@ -189,8 +189,8 @@ TEST_F(BenchRun, CsvHasAHeaderAndOneLinePerRow) {
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_FALSE(lines.empty());
   EXPECT_TRUE(lines[0].starts_with("measure,transport,path,message_bytes,")) << lines[0];
-  // 4 transports x (3 RTT paths + 2 sizes x 2 throughput paths), measured or not.
-  EXPECT_EQ(lines.size(), 1u + 4 * (3 + 2 * 2));
+  // 4 transports x (3 RTT paths + 2 sizes x 3 throughput paths), measured or not.
+  EXPECT_EQ(lines.size(), 1u + 4 * (3 + 2 * 3));
 }
 
 TEST(CliBench, AFixedRateRunPacesItsPingsAndSaysSo) {
@@ -288,16 +288,16 @@ TEST(CliBench, TheBufferSweepMeasuresEverySizeAndSaysWhatTheKernelGranted) {
       EXPECT_GE(figure(w[2 + k]), 2.0 * std::min(asked[i].second, cap)) << w[1] << (k == 0 ? " snd" : " rcv");
     }
   }
-  // CSV: the detail rows (3 RTT paths, 2 sizes x 2 throughput paths), then the
+  // CSV: the detail rows (3 RTT paths, 2 sizes x 3 throughput paths), then the
   // sweep's 14, which alone fill the buffer columns.
   std::ifstream csv(dir.file("bench.csv"));
   std::vector<std::string> lines;
   for (std::string l; std::getline(csv, l);) lines.push_back(l);
-  ASSERT_EQ(lines.size(), 1u + 7 + 14);
+  ASSERT_EQ(lines.size(), 1u + 9 + 14);
   EXPECT_TRUE(lines[0].ends_with(",buffer_asked_bytes,buffer_granted_send_bytes,buffer_granted_receive_bytes"));
-  EXPECT_TRUE(lines[7].ends_with(",,,")) << lines[7];
-  EXPECT_NE(lines[8].find(",default,"), std::string::npos) << lines[8];
-  EXPECT_NE(lines[21].find(",4194304,"), std::string::npos) << lines[21];
+  EXPECT_TRUE(lines[9].ends_with(",,,")) << lines[9];
+  EXPECT_NE(lines[10].find(",default,"), std::string::npos) << lines[10];
+  EXPECT_NE(lines[23].find(",4194304,"), std::string::npos) << lines[23];
   if (!have_program("python3")) GTEST_SKIP() << "python3 is not installed (it parses the JSON)";
   const std::string check = R"(
 import json, sys
