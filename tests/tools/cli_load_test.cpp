@@ -304,6 +304,24 @@ TEST(CliLoad, JsonOfEveryModeParsesAndHasEveryField) {
   EXPECT_EQ(server.stop().code, 0);
 }
 
+// --- seqpacket -------------------------------------------------------------------
+
+// One message per record: a counted run against `sockit echo unix-seqpacket:`
+// verifies exactly the messages asked for, in echo and churn modes.
+TEST(CliLoad, SeqpacketMessagesAreRecordsAndEveryOneIsVerified) {
+  TempDir dir;
+  EchoServer server("unix-seqpacket:" + dir.file("records.sock"));
+  ASSERT_FALSE(server.address.empty()) << server.child.err();
+  Outcome echo = run_load({server.address, "-c", "3", "-d", "4", "-s", "1-65536", "--messages", "300", "--warmup", "0"});
+  EXPECT_EQ(echo.exit.code, 0) << echo.exit << "\n" << echo.err;
+  EXPECT_EQ(count_after(echo.out, "messages:"), 300) << echo.out;
+  EXPECT_NE(echo.out.find("  errors:      0\n"), std::string::npos) << echo.out;
+  Outcome churn = run_load({server.address, "--mode", "churn", "-c", "2", "--messages", "40", "--warmup", "0"});
+  EXPECT_EQ(churn.exit.code, 0) << churn.exit << "\n" << churn.err;
+  EXPECT_EQ(count_after(churn.out, "exchanges:"), 40) << churn.out;
+  EXPECT_EQ(server.stop().code, 0);
+}
+
 // --- Ctrl-C ----------------------------------------------------------------------
 
 // A run far longer than the test: SIGINT once the traffic flows ends it within a
@@ -359,8 +377,11 @@ TEST(CliLoad, OptionsThatMakeNoSenseAreUsageErrors) {
        "sockit: load " + tcp + ": --messages does not apply to --mode flood"},
       {{tcp, "--mode", "flood", "--warmup", "1"}, "sockit: load " + tcp + ": --warmup does not apply"},
       {{tcp, "-c", "2", "--threads", "3"}, "--threads 3 is more than --connections 2"},
-      {{"udp://127.0.0.1:9"}, "load needs a stream address"},
-      {{"unix-seqpacket:" + dir.file("s.sock")}, "load needs a stream address"},
+      {{"udp://127.0.0.1:9"}, "load needs a connection: a stream (tcp://, unix:, abstract) or seqpacket"},
+      {{"unix-seqpacket:" + dir.file("s.sock"), "--framing", "length"},
+       "--framing applies to streams; on seqpacket each message is one record (raw)"},
+      {{"unix-seqpacket:" + dir.file("s.sock"), "-s", "100-70000"},
+       "a seqpacket record is at most 65536 bytes here (-s 100-70000 asks for more)"},
       {{"127.0.0.1:9"}, "sockit: bad address"},
   };
   for (const auto& [args, message] : cases) {

@@ -1,4 +1,4 @@
-// `sockit load ADDR`: a load generator for any echo-style stream server (`sockit
+// `sockit load ADDR`: a load generator for any echo-style stream or seqpacket server (`sockit
 // echo` or another): C connections with D messages in flight each, closed loop
 // or at a fixed rate, every echoed byte verified; or churn (connect, one
 // exchange, close) and flood (hold C connections, count how they are treated).
@@ -8,6 +8,8 @@
 // A wrong echo, a connection the server closes in echo mode, or one that cannot
 // be made is an error (exit 1), never a statistic: a load generator that counts
 // corruption as "errors: 3" lets a broken server pass a benchmark.
+#include <sys/socket.h>
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -28,6 +30,9 @@ namespace sockit::cli {
 namespace {
 
 constexpr std::size_t kMaxMessageSize = 16u << 20;  // the length framing's default max_frame
+// Seqpacket: a record must fit the socket's send buffer (212,992 bytes by default
+// on Linux); 64 KiB fits it with room to spare.
+constexpr std::size_t kMaxRecordSize = 64u << 10;
 constexpr double kDefaultDurationSeconds = 5;
 constexpr double kDefaultWarmupSeconds = 1;
 
@@ -87,10 +92,23 @@ std::chrono::nanoseconds to_ns(double seconds) {
 
 // Options that do not apply to the chosen mode: usage errors, never ignored.
 int check_combinations(const LoadArgs& args, const Address& address) {
-  if (!address.is_stream()) {
+  if (address.is_datagram()) {
     return usage_error("load", args.address,
-                       "load needs a stream address (tcp://, unix:, abstract); datagram and seqpacket "
-                       "addresses are not supported");
+                       "load needs a connection: a stream (tcp://, unix:, abstract) or seqpacket "
+                       "(unix-seqpacket:) address; datagram addresses are not supported");
+  }
+  if (address.socket_type() == SOCK_SEQPACKET) {
+    // Each message is one record, echoed as one record: the boundaries are the
+    // framing. The kernel refuses a record larger than the socket's send buffer.
+    if (args.framing != "raw") {
+      return usage_error("load", args.address,
+                         "--framing applies to streams; on seqpacket each message is one record (raw)");
+    }
+    if (const auto sizes = parse_sizes(args.size); sizes && sizes->max > kMaxRecordSize) {
+      return usage_error("load", args.address,
+                         fmt::format("a seqpacket record is at most {} bytes here (-s {} asks for more)",
+                                     kMaxRecordSize, args.size));
+    }
   }
   if (args.threads > args.connections) {
     return usage_error("load", args.address,
@@ -188,7 +206,8 @@ int run_load_command(const LoadArgs& args) {
 Command add_load_command(CLI::App& parent) {
   auto args = std::make_shared<LoadArgs>();
   CLI::App* app = parent.add_subcommand("load", "Load an echo server on ADDR and measure it (every echo verified)");
-  app->add_option("ADDR", args->address, "The echo server's address (a stream: tcp://, unix:, abstract)")
+  app->add_option("ADDR", args->address,
+                  "The echo server's address: a stream (tcp://, unix:, abstract) or unix-seqpacket: (a message per record)")
       ->required();
   app->add_option("--mode", args->mode,
                   "echo (default): messages on C connections; churn: connect, one exchange, close,\n"
