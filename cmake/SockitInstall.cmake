@@ -60,5 +60,5 @@ if(TARGET sockit_cli)
 endif()
 if(TARGET sockit_man)
   install(DIRECTORY ${SOCKIT_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
-          COMPONENT Runtime FILES_MATCHING PATTERN "*.1")
+          COMPONENT Runtime FILES_MATCHING PATTERN "*.1.gz")
 endif()

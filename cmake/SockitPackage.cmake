@@ -9,6 +9,7 @@
 set(CPACK_PACKAGE_NAME sockit)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "C++23 socket and IPC toolkit for Linux: libsockit and the sockit CLI")
+# No public address exists yet: .invalid (RFC 2606) can never reach a stranger.
 set(CPACK_PACKAGE_CONTACT "sockit maintainers <maintainers@sockit.invalid>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)  # the RelWithDebInfo build's debug info would make libsockit.a ~25 MB

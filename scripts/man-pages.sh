@@ -8,7 +8,7 @@ set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 SOCKIT_BIN OUTDIR" >&2; exit 2; }
 bin=$1 out=$2
 mkdir -p "$out"
-rm -f "$out"/*.1
+rm -f "$out"/*.1 "$out"/*.1.gz
 
 # "sockit 0.1.0" -> 0.1.0
 version=$("$bin" --version)
@@ -44,3 +44,7 @@ for i in "${!commands[@]}"; do
     --help-option="$command --help" --include="$see_also" \
     --output="$out/sockit-$command.1" "$bin"
 done
+
+# Installed compressed, as Debian's policy asks (gzip -9n: no name or time stamp
+# inside, so a rebuild makes the same bytes); the plain pages stay for `man -l`.
+for page in "$out"/*.1; do gzip -9n -c "$page" >"$page.gz"; done

@@ -34,16 +34,21 @@ for package in "${!must_hold[@]}"; do
   echo "test-deb: $(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
 done
 for file in "${must_hold[@]}"; do [ -e "$root/$file" ] || fail "no $file in the packages"; done
-for pattern in 'usr/lib*/libsockit.so.*' 'usr/lib*/libsockit.a' 'usr/lib*/cmake/sockit/sockitConfig.cmake' \
-               'usr/lib*/cmake/sockit/sockitConfigVersion.cmake' 'usr/lib*/pkgconfig/sockit.pc' \
-               'usr/share/man/man1/sockit.1*' 'usr/share/man/man1/sockit-connect.1*'; do
+# Debian's multiarch layout: usr/lib/<triplet>/ (dpkg-architecture's
+# DEB_HOST_MULTIARCH, the same triplet CMake found for the compiler).
+multiarch=$(sed -n 's/^CMAKE_LIBRARY_ARCHITECTURE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
+[ -n "$multiarch" ] || multiarch=$(gcc -print-multiarch)
+lib=usr/lib/$multiarch
+for pattern in "$lib/libsockit.so.*" "$lib/libsockit.a" "$lib/cmake/sockit/sockitConfig.cmake" \
+               "$lib/cmake/sockit/sockitConfigVersion.cmake" "$lib/pkgconfig/sockit.pc" \
+               'usr/share/man/man1/sockit.1.gz' 'usr/share/man/man1/sockit-connect.1.gz'; do
   compgen -G "$root/$pattern" >/dev/null || fail "no $pattern in the packages"
 done
 
 # The packaged CLI links libsockit statically; it needs only system libraries.
 [ "$("$root/usr/bin/sockit" --version)" = "sockit $version" ] || fail "the packaged sockit --version is wrong"
 echo "test-deb: packaged sockit --version: $("$root/usr/bin/sockit" --version)"
-grep -q '^\.TH SOCKIT "1"' "$root/usr/share/man/man1/sockit.1" && grep -q 'sockit-connect' "$root/usr/share/man/man1/sockit.1" \
+zgrep -q '^\.TH SOCKIT "1"' "$root/usr/share/man/man1/sockit.1.gz" && zgrep -q 'sockit-connect' "$root/usr/share/man/man1/sockit.1.gz" \
   || fail "the packaged sockit(1) is not a man page that names the command pages"
 
 "$source_dir/scripts/test-consumer.sh" --prefix "$root/usr"
