@@ -330,6 +330,7 @@ Result<std::size_t> ShmRing::receive(std::span<std::byte> buffer, Deadline deadl
   }
   auto length = s.peek_length();
   if (!length) return fail(length.error());
+  if (!*length) return fail(errc::ring_corrupt);  // has_message() said there was one
   const std::size_t size = **length;
   if (size > buffer.size()) return fail(errc::message_truncated);
   s.copy_out(1 - s.side, s.receive_tail + kLengthSize, buffer.data(), size);

@@ -337,6 +337,7 @@ std::string bench_csv(const BenchReport& report) {
   // The detail rows, then the sweep's (the last three columns: its buffer sizes,
   // "default" where nothing was asked).
   std::vector<const BenchRow*> rows;
+  rows.reserve(report.rows.size() + report.sweep.size());
   for (const BenchRow& row : report.rows) rows.push_back(&row);
   for (const BenchRow& row : report.sweep) rows.push_back(&row);
   for (const BenchRow* each : rows) {

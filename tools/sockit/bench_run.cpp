@@ -238,7 +238,7 @@ Result<BenchFigures> run_bench_case(const BenchCase& c, const BenchTiming& timin
                                                          : measure_throughput(**end, c.message_size, timing, *figures);
   child.stop();  // before our end closes, so the child sees no error to report
   if (!measured) return std::unexpected(measured.error());
-  return std::move(*figures);
+  return *figures;
 }
 
 }  // namespace sockit::cli

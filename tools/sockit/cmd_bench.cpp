@@ -263,8 +263,14 @@ int run_bench(const BenchArgs& args, bool backends_chosen) {
   }
   std::optional<std::ofstream> json;
   std::optional<std::ofstream> csv;
-  if (!args.json_file.empty() && !(json = open_output(args.json_file))) return kExitFailure;
-  if (!args.csv_file.empty() && !(csv = open_output(args.csv_file))) return kExitFailure;
+  if (!args.json_file.empty()) {
+    json = open_output(args.json_file);
+    if (!json) return kExitFailure;
+  }
+  if (!args.csv_file.empty()) {
+    csv = open_output(args.csv_file);
+    if (!csv) return kExitFailure;
+  }
   // The picture's file too (gnuplot writes it at the end), so a bad path fails now.
   if (!args.plot_file.empty() && !open_output(args.plot_file)) return kExitFailure;
   auto temp_dir = TempDir::create();
