@@ -1,5 +1,8 @@
 #include "sockit/net/metrics.hpp"
 
+#include <string>
+#include <string_view>
+
 #include "sockit/event/loop_metrics.hpp"
 
 namespace sockit::net {
@@ -7,6 +10,20 @@ namespace {
 
 double seconds(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1e6; }
 double as_double(std::uint64_t n) { return static_cast<double>(n); }
+
+// The four traffic counters a server and a connection share, under
+// sockit_<component>_*: the same meaning at both levels (ConnectionStats').
+void append_traffic(MetricsSnapshot& out, std::string_view component, std::uint64_t bytes_in,
+                    std::uint64_t bytes_out, std::uint64_t messages_in, std::uint64_t messages_out,
+                    const MetricLabels& labels) {
+  const auto name = [&](std::string_view what) { return "sockit_" + std::string(component) + "_" + std::string(what); };
+  out.add_counter(name("received_bytes_total"), "Bytes read from the socket.", as_double(bytes_in), labels);
+  out.add_counter(name("sent_bytes_total"), "Bytes the kernel took.", as_double(bytes_out), labels);
+  out.add_counter(name("received_messages_total"), "Messages (frames, records, raw chunks) delivered to the handler.",
+                  as_double(messages_in), labels);
+  out.add_counter(name("queued_messages_total"), "Messages queued for sending (counted when queued, not when written).",
+                  as_double(messages_out), labels);
+}
 
 }  // namespace
 
@@ -36,29 +53,13 @@ void append_metrics(MetricsSnapshot& out, const ServerStats& s, const MetricLabe
                     "Admitted connections that ended (reason: peer, idle_timeout, protocol_error, error, shutdown).",
                     as_double(n), with_labels(labels, {{"reason", reason}}));
   }
-  out.add_counter("sockit_server_received_bytes_total", "Bytes read from the server's connections.",
-                  as_double(s.bytes_in), labels);
-  out.add_counter("sockit_server_sent_bytes_total", "Bytes the kernel took from the server's connections.",
-                  as_double(s.bytes_out), labels);
-  out.add_counter("sockit_server_received_messages_total", "Messages (frames, records) delivered to the handler.",
-                  as_double(s.messages_in), labels);
-  out.add_counter("sockit_server_queued_messages_total",
-                  "Messages queued for sending (counted when queued, not when written).", as_double(s.messages_out),
-                  labels);
+  append_traffic(out, "server", s.bytes_in, s.bytes_out, s.messages_in, s.messages_out, labels);
   event::append_metrics(out, s.loops, labels);
 }
 
 void append_metrics(MetricsSnapshot& out, const ConnectionStats& s, const MetricLabels& labels,
                     std::chrono::steady_clock::time_point now) {
-  out.add_counter("sockit_connection_received_bytes_total", "Bytes read from the connection.",
-                  as_double(s.bytes_in), labels);
-  out.add_counter("sockit_connection_sent_bytes_total", "Bytes the kernel took from the connection.",
-                  as_double(s.bytes_out), labels);
-  out.add_counter("sockit_connection_received_messages_total", "Messages delivered to on_message.",
-                  as_double(s.messages_in), labels);
-  out.add_counter("sockit_connection_queued_messages_total",
-                  "Messages queued for sending (counted when queued, not when written).", as_double(s.messages_out),
-                  labels);
+  append_traffic(out, "connection", s.bytes_in, s.bytes_out, s.messages_in, s.messages_out, labels);
   const auto age = std::chrono::duration<double>(now - s.connected_at).count();
   out.add_gauge("sockit_connection_age_seconds", "Time since the connection was created.", age > 0 ? age : 0.0,
                 labels);

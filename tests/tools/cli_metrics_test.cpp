@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -79,12 +80,12 @@ HttpReply http_request(const std::string& address, const std::string& path, cons
     const std::string head = out.substr(0, head_end);
     reply.body = out.substr(head_end + 4);
     std::smatch m;
-    if (std::regex_search(head, m, std::regex("^HTTP/1\\.1 (\\d{3}) "))) reply.status = std::stoi(m[1]);
+    if (std::regex_search(head, m, std::regex("^HTTP/1\\.1 (\\d{3}) "))) reply.status = std::stoi(m[1].str());
     if (std::regex_search(head, m, std::regex("\r\nContent-Type: ([^\r]*)", std::regex::icase))) {
-      reply.content_type = m[1];
+      reply.content_type = m[1].str();
     }
     if (std::regex_search(head, m, std::regex("\r\nContent-Length: (\\d+)", std::regex::icase))) {
-      EXPECT_EQ(std::stoul(m[1]), reply.body.size()) << "Content-Length";
+      EXPECT_EQ(std::stoul(m[1].str()), reply.body.size()) << "Content-Length";
     } else {
       ADD_FAILURE() << "no Content-Length in\n" << head;
     }
@@ -129,17 +130,17 @@ using Series = std::map<std::string, double>;
     auto fail = [&] { return ::testing::AssertionFailure() << "line " << line_number << ": " << line << "\n"; };
     std::smatch m;
     if (std::regex_match(line, m, kHelp)) {
-      if (!helped.insert(m[1]).second) return fail() << "a second HELP";
+      if (!helped.insert(m[1].str()).second) return fail() << "a second HELP";
       continue;
     }
     if (std::regex_match(line, m, kType)) {
-      if (!typed.insert(m[1]).second) return fail() << "a second TYPE";
-      type_of[m[1]] = m[2];
+      if (!typed.insert(m[1].str()).second) return fail() << "a second TYPE";
+      type_of[m[1].str()] = m[2].str();
       continue;
     }
     if (!std::regex_match(line, m, kSample)) return fail() << "neither HELP, TYPE nor a sample";
-    const std::string name = m[2];
-    const std::string value_text = m[3];
+    const std::string name = m[2].str();
+    const std::string value_text = m[3].str();
     if (type_of.count(name) == 0) return fail() << "a sample before its TYPE";
     if (name != current) {
       if (finished.count(name) != 0) return fail() << "the family's samples are not together";
@@ -159,7 +160,7 @@ using Series = std::map<std::string, double>;
     if (type_of[name] == "counter" && !(name.ends_with("_total") && value >= 0)) {
       return fail() << "a counter must be named *_total and never negative";
     }
-    if (!series.emplace(m[1], value).second) return fail() << "a series twice";
+    if (!series.emplace(m[1].str(), value).second) return fail() << "a series twice";
   }
   for (const std::string& name : typed) {
     if (helped.count(name) == 0) return ::testing::AssertionFailure() << name << " has no HELP";
@@ -181,6 +182,19 @@ double at(const Series& series, const std::string& key) {
   const auto it = series.find(key);
   EXPECT_NE(it, series.end()) << "no series " << key;
   return it == series.end() ? -1 : it->second;
+}
+
+// Scrapes until `ready` holds (at most ~5 s; the last scrape either way): a
+// counter the server updates just after the kernel took the bytes may trail what
+// the client already read by a moment.
+Series scrape_until(const std::string& address, const std::function<bool(const Series&)>& ready) {
+  Series series;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    series = scrape(address);
+    if (ready(series)) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return series;
 }
 
 // Connects to a stream address, sends `n` bytes and reads them back (an echo).
@@ -220,12 +234,10 @@ TEST(CliMetrics, EchoServesEveryCounterInTheExpositionFormatWithTheValuesOfItsTr
   echo_client(echo.address, 1000).close();
   echo_client(echo.address, 1000).close();
   // The two departures are seen by the server a moment after their close.
-  Series series;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    series = scrape(metrics);
-    if (at(series, "sockit_server_connections_live") == 1) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  const Series series = scrape_until(metrics, [](const Series& s) {
+    return s.count("sockit_server_connections_live") != 0 && s.at("sockit_server_connections_live") == 1 &&
+           s.at("sockit_server_sent_bytes_total") == 3000;
+  });
   EXPECT_EQ(at(series, "sockit_server_connections_accepted_total"), 3);
   EXPECT_EQ(at(series, "sockit_server_connections_live"), 1);
   EXPECT_EQ(at(series, "sockit_server_connections_closed_total{reason=\"peer\"}"), 2);
@@ -293,12 +305,10 @@ TEST(CliMetrics, ServesOnAUnixSocketPath) {
   ASSERT_FALSE(echo.address.empty()) << echo.child.err();
   EXPECT_EQ(metrics_address_of(echo.child), metrics);
   echo_client(echo.address, 10).close();
-  Series series;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    series = scrape(metrics);
-    if (at(series, "sockit_server_connections_closed_total{reason=\"peer\"}") == 1) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  const Series series = scrape_until(metrics, [](const Series& s) {
+    const auto closed = s.find("sockit_server_connections_closed_total{reason=\"peer\"}");
+    return closed != s.end() && closed->second == 1;
+  });
   EXPECT_EQ(at(series, "sockit_server_connections_accepted_total"), 1);
   EXPECT_EQ(at(series, "sockit_server_received_bytes_total"), 10);
   EXPECT_EQ(series.count("sockit_server_tcp_connections"), 0u) << "no TCP_INFO on a Unix server";
@@ -315,8 +325,12 @@ TEST(CliMetrics, RelayServesItsClientsAndForwardedBytes) {
   ASSERT_FALSE(relay_address.empty()) << relay.err();
   StreamSocket first = echo_client(relay_address, 5000);
   StreamSocket second = echo_client(relay_address, 3000);
-  // The bytes came back through the relay, so it forwarded them both ways.
-  const Series series = scrape(metrics);
+  // The bytes came back through the relay, so it forwarded them both ways (its
+  // count follows each send by a moment).
+  const Series series = scrape_until(metrics, [](const Series& s) {
+    const auto down = s.find("sockit_relay_forwarded_bytes_total{direction=\"down\"}");
+    return down != s.end() && down->second == 8000;
+  });
   EXPECT_EQ(at(series, "sockit_server_connections_accepted_total"), 2);
   EXPECT_EQ(at(series, "sockit_server_connections_live"), 2);
   EXPECT_EQ(at(series, "sockit_relay_forwarded_bytes_total{direction=\"up\"}"), 8000);

@@ -198,11 +198,8 @@ int run_stream_echo(const EchoArgs& args, const Address& address, const std::opt
   }
   std::unique_ptr<MetricsServer> metrics;
   if (metrics_at) {
-    metrics = serve_metrics("echo", args.metrics, *metrics_at, [&echo = **server] {
-      MetricsSnapshot snapshot;
-      echo.append_metrics(snapshot);
-      return snapshot;
-    });
+    metrics = serve_metrics("echo", args.metrics, *metrics_at,
+                            [&echo = **server](MetricsSnapshot& out) { echo.append_metrics(out); });
     if (!metrics) {
       (*server)->shutdown(std::chrono::milliseconds(0));
       return kExitFailure;
@@ -361,6 +358,10 @@ Command add_echo_command(CLI::App& parent) {
                   "closed, with byte counts. --backend select watches descriptors below 1024 only:\n"
                   "it lowers --max-conns to fit, with a warning, and refuses the excess.\n"
                   "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
+                  "--metrics ADDR serves the server's counters (connections by outcome, live ones,\n"
+                  "bytes, the loops' figures, TCP RTT of the live connections) as GET /metrics in\n"
+                  "Prometheus's text format, on a loop thread of its own; it prints 'sockit: metrics\n"
+                  "on ADDR (GET /metrics)' first (the real port for port 0).\n"
                   "\n"
                   "Streams (tcp://, unix:, abstract) run on sockit's event loop and take every\n"
                   "option above. With --framing length or line each frame is echoed framed the\n"

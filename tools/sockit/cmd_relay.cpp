@@ -212,11 +212,8 @@ int run_stream_relay(const RelayArgs& args, const Address& from, const Address& 
   }
   std::unique_ptr<MetricsServer> metrics;
   if (metrics_at) {
-    metrics = serve_metrics("relay", args.metrics, *metrics_at, [&served = **relay] {
-      MetricsSnapshot snapshot;
-      served.append_metrics(snapshot);
-      return snapshot;
-    });
+    metrics = serve_metrics("relay", args.metrics, *metrics_at,
+                            [&served = **relay](MetricsSnapshot& out) { served.append_metrics(out); });
     if (!metrics) {
       (*relay)->shutdown(std::chrono::milliseconds(0));
       return kExitFailure;
@@ -393,6 +390,9 @@ Command add_relay_command(CLI::App& parent) {
           "direction of each client draws from its own generator seeded from --seed.\n"
           "Prints 'sockit: listening on ADDR' once bound; SIGINT/SIGTERM print one stats\n"
           "line and exit 0 (open clients get 2 s to finish).\n"
+          "--metrics ADDR (streams) serves the relay's counters as GET /metrics in\n"
+          "Prometheus's text format (as for `sockit echo`, plus the bytes forwarded each\n"
+          "way and the failed connects to TO).\n"
           "-4/-6 pick the IPv4 or IPv6 address of a host name that has both, on every IP side:\n"
           "FROM is bound to it, TO is reached at it (an empty host: 127.0.0.1 or [::1]). A name\n"
           "with none of that family is exit 1; no IP side, or an IP address of the other\n"

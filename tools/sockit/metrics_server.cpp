@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "address_arg.hpp"
@@ -50,7 +51,9 @@ void serve(net::Connection& connection, const std::shared_ptr<const MetricsServe
     const std::optional<int> status = metrics_request_status(exchange->received);
     if (!status) return;
     if (*status != 200) return answer(c, *exchange, *status, {});
-    answer(c, *exchange, 200, prometheus_text((*render)()));
+    MetricsSnapshot snapshot;
+    (*render)(snapshot);
+    answer(c, *exchange, 200, prometheus_text(snapshot));
   });
   connection.on_close([exchange](net::Connection&, std::error_code) { exchange->deadline.cancel(); });
 }

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,7 +43,8 @@ inline constexpr std::chrono::milliseconds kCloseLinger{1000};
 
 class MetricsServer {
  public:
-  using Render = std::function<MetricsSnapshot()>;
+  // Appends what is to be served (Server::append_metrics and the like).
+  using Render = std::function<void(MetricsSnapshot&)>;
 
   // Listens on `address` (tcp:// or unix: stream) and serves at once.
   [[nodiscard]] static Result<std::unique_ptr<MetricsServer>> start(const Address& address, Render render);
