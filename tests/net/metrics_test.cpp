@@ -124,7 +124,7 @@ TEST(LoopMetrics, EveryLoopCounterBecomesOneSampleWithItsValue) {
 }
 
 TEST(LoopMetrics, BackendIsALabelAndEachFallbackASampleWithItsReason) {
-  event::BackendInfo backend{.name = "io_uring", .fallbacks = {"send-zc: refused by the kernel", "odd"}};
+  event::BackendInfo backend{.name = "io_uring", .features = {}, .fallbacks = {"send-zc: refused by the kernel", "odd"}};
   MetricsSnapshot s;
   event::append_metrics(s, backend);
   EXPECT_EQ(value_of(s, "sockit_loop_backend_info", {{"backend", "io_uring"}}), 1);
@@ -141,7 +141,7 @@ TEST(NetMetrics, ConnectionDatagramAndConnectorStatsKeepTheirValuesAndUnits) {
                  {}, now);
   append_metrics(s, DatagramEndpointStats{.datagrams_in = 5, .bytes_in = 6, .datagrams_out = 7, .bytes_out = 8,
                                           .truncated = 9, .dropped = 10, .receive_calls = 11, .send_calls = 12});
-  append_metrics(s, ConnectorStats{.attempts = 13, .total_backoff = 250ms});
+  append_metrics(s, ConnectorStats{.attempts = 13, .total_backoff = 250ms, .last_error = {}});
   EXPECT_EQ(value_of(s, "sockit_connection_received_bytes_total"), 1);
   EXPECT_EQ(value_of(s, "sockit_connection_sent_bytes_total"), 2);
   EXPECT_EQ(value_of(s, "sockit_connection_received_messages_total"), 3);
