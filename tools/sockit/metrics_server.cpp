@@ -79,7 +79,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const Address& addre
 CLI::Option* add_metrics_option(CLI::App& app, std::string& address) {
   return app.add_option("--metrics", address,
                         "Serve the server's metrics on ADDR (tcp://HOST:PORT or unix:PATH) over HTTP:\n"
-                        "GET /metrics in Prometheus's text format (docs/METRICS.md lists them)");
+                        "GET /metrics in Prometheus's text format (docs/METRICS.md lists them)")
+      ->type_name("ADDR");
 }
 
 std::optional<Address> metrics_address(std::string_view operation, std::string_view address_text,
