@@ -286,12 +286,14 @@ TEST_P(ServerMetricsOn, SnapshotOnAWorkerThreadReadsThatWorkerWithoutWaitingOnIt
   std::atomic<double> seen_live{-1};
   std::atomic<double> seen_tcp{-1};
   std::atomic<std::int64_t> took_ms{-1};
-  Server* self = nullptr;
+  // Set once the server exists, read by its worker: atomic, since the only order
+  // between the two is the client's connect, which ThreadSanitizer cannot see.
+  std::atomic<Server*> self{nullptr};
   auto server = echo("tcp://127.0.0.1:0", 1, [&](Connection& c) {
     c.on_message([&](Connection& conn, std::span<const std::byte> m) {
       const auto start = std::chrono::steady_clock::now();
       MetricsSnapshot s;
-      self->append_metrics(s, {}, 60s);
+      self.load()->append_metrics(s, {}, 60s);
       took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
       const MetricSample* live = s.find("sockit_server_connections_live");
       const MetricSample* tcp = s.find("sockit_server_tcp_connections");
