@@ -50,7 +50,6 @@ std::string_view reason_phrase(int status) {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
     default: return "Error";
   }
 }
@@ -61,7 +60,6 @@ std::string_view explanation(int status) {
     case 405: return "method not allowed: GET /metrics\n";
     case 408: return "request timeout: the request did not arrive in time\n";
     case 431: return "request too large\n";
-    case 503: return "service unavailable\n";
     default: return "bad request: send GET /metrics HTTP/1.1\n";
   }
 }
@@ -69,8 +67,8 @@ std::string_view explanation(int status) {
 }  // namespace
 
 std::optional<int> metrics_request_status(std::string_view received) {
-  const std::size_t end = head_end(received);
-  if (end == std::string_view::npos || end > kMaxRequestHead) {
+  // Not ended yet (npos), or ended past the bound.
+  if (head_end(received) > kMaxRequestHead) {
     if (received.size() >= kMaxRequestHead) return 431;
     return std::nullopt;
   }
