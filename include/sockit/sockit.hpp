@@ -8,6 +8,7 @@
 #include "sockit/deadline.hpp"
 #include "sockit/fd.hpp"
 #include "sockit/listener.hpp"
+#include "sockit/metrics.hpp"
 #include "sockit/result.hpp"
 #include "sockit/seqpacket_socket.hpp"
 #include "sockit/socket.hpp"

@@ -26,6 +26,27 @@ struct TcpInfo {
   bool fast_open_used = false;            // data went out with the SYN
 };
 
+// TcpInfo over many connections (a server's live ones) in a fixed size, whatever
+// their number: how many, the smoothed RTT's minimum, mean and maximum, the mean
+// RTT variance, and retransmissions summed. A summary, not a histogram, because it
+// describes the connections open now (a gauge), and a fixed set of figures keeps a
+// metrics exporter's output the same size at 10 and at 10,000 connections.
+struct TcpInfoSummary {
+  std::uint64_t connections = 0;
+  std::chrono::microseconds rtt_min{0};
+  std::chrono::microseconds rtt_max{0};
+  std::chrono::microseconds rtt_sum{0};
+  std::chrono::microseconds rttvar_sum{0};
+  std::uint64_t total_retransmits = 0;  // over the lives of these connections
+  std::uint64_t unacked = 0;            // segments in flight, summed
+
+  void add(const TcpInfo& info);
+  TcpInfoSummary& operator+=(const TcpInfoSummary& other);
+  // 0 when there are no connections.
+  [[nodiscard]] std::chrono::microseconds rtt_mean() const;
+  [[nodiscard]] std::chrono::microseconds rttvar_mean() const;
+};
+
 struct Keepalive {
   bool enabled = false;
   std::chrono::seconds idle{0};      // TCP_KEEPIDLE: quiet time before the first probe

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "sys/error.hpp"
@@ -122,3 +123,37 @@ Result<TcpInfo> info(int fd) {
 }
 
 }  // namespace sockit::tcp_option
+
+namespace sockit {
+
+void TcpInfoSummary::add(const TcpInfo& info) {
+  TcpInfoSummary one;
+  one.connections = 1;
+  one.rtt_min = one.rtt_max = one.rtt_sum = info.rtt;
+  one.rttvar_sum = info.rttvar;
+  one.total_retransmits = info.total_retransmits;
+  one.unacked = info.unacked;
+  *this += one;
+}
+
+TcpInfoSummary& TcpInfoSummary::operator+=(const TcpInfoSummary& other) {
+  if (other.connections == 0) return *this;
+  rtt_min = connections == 0 ? other.rtt_min : std::min(rtt_min, other.rtt_min);
+  rtt_max = connections == 0 ? other.rtt_max : std::max(rtt_max, other.rtt_max);
+  connections += other.connections;
+  rtt_sum += other.rtt_sum;
+  rttvar_sum += other.rttvar_sum;
+  total_retransmits += other.total_retransmits;
+  unacked += other.unacked;
+  return *this;
+}
+
+std::chrono::microseconds TcpInfoSummary::rtt_mean() const {
+  return connections == 0 ? std::chrono::microseconds(0) : rtt_sum / static_cast<std::int64_t>(connections);
+}
+
+std::chrono::microseconds TcpInfoSummary::rttvar_mean() const {
+  return connections == 0 ? std::chrono::microseconds(0) : rttvar_sum / static_cast<std::int64_t>(connections);
+}
+
+}  // namespace sockit

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -126,6 +128,9 @@ struct Server::Impl {
   int descriptor_limit = 0;  // the backend's (select: FD_SETSIZE); 0: none
   bool started = false;
   bool stopped = false;
+  // Between start() and the beginning of shutdown(): the worker loops run and take
+  // tasks (tcp_summary's), read from any thread.
+  std::atomic<bool> running{false};
 
   std::atomic<std::uint64_t> accepted{0}, refused_max{0}, refused_peer{0}, refused_rate{0}, refused_policy{0},
       shed{0}, closed_peer{0}, closed_timeout{0}, closed_protocol{0}, closed_error{0}, closed_server{0};
@@ -491,6 +496,7 @@ Status Server::start() {
   for (auto& w : impl_->workers) {
     w->thread = std::thread([loop = w->loop.get()] { loop->run(); });
   }
+  impl_->running.store(true, std::memory_order_release);
   return {};
 }
 
@@ -499,6 +505,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) { shutdown(deadline, n
 void Server::shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short) {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  impl_->running.store(false, std::memory_order_release);
   if (!impl_->started) return;
   // 1. Stop accepting and ask every connection to finish (flush, FIN).
   for (auto& w : impl_->workers) {
@@ -531,6 +538,63 @@ void Server::shutdown(std::chrono::milliseconds deadline, const std::function<bo
 }
 
 std::size_t Server::max_connections() const noexcept { return impl_->options.max_connections; }
+
+unsigned Server::threads() const noexcept { return static_cast<unsigned>(impl_->workers.size()); }
+
+namespace {
+
+// TCP_INFO of one worker's connections. Loop thread only: the map and the sockets
+// are the loop's.
+template <typename Worker>
+TcpInfoSummary summarize_tcp(const Worker& w) {
+  TcpInfoSummary summary;
+  for (const auto& [connection, tracked] : w.connections) {
+    // A connection whose socket already failed (reset, closing) has no TCP_INFO
+    // worth averaging in: left out.
+    if (auto info = connection->tcp_info(); info) summary.add(*info);
+  }
+  return summary;
+}
+
+}  // namespace
+
+TcpInfoSummary Server::tcp_summary(std::chrono::milliseconds within) const {
+  const Impl& i = *impl_;
+  TcpInfoSummary total;
+  if (i.address.transport() != Transport::tcp || !i.running.load(std::memory_order_acquire)) return total;
+  // What the workers' tasks add to; shared, so a task that runs after the wait
+  // gave up writes into live memory, and a task never run (its loop stopped)
+  // only leaves the wait to end at `within`.
+  struct Gathered {
+    std::mutex mutex;
+    std::condition_variable done;
+    TcpInfoSummary total;
+    std::size_t waiting = 0;
+  };
+  auto gathered = std::make_shared<Gathered>();
+  std::vector<const Impl::Worker*> others;
+  for (const auto& w : i.workers) {
+    if (w->loop->in_loop_thread()) {
+      total += summarize_tcp(*w);
+    } else {
+      others.push_back(w.get());
+    }
+  }
+  gathered->waiting = others.size();
+  for (const Impl::Worker* w : others) {
+    w->loop->post([w, gathered] {
+      const TcpInfoSummary part = summarize_tcp(*w);
+      std::lock_guard lock(gathered->mutex);
+      gathered->total += part;
+      --gathered->waiting;
+      gathered->done.notify_all();
+    });
+  }
+  std::unique_lock lock(gathered->mutex);
+  gathered->done.wait_for(lock, within, [&] { return gathered->waiting == 0; });
+  total += gathered->total;  // the workers that answered in time
+  return total;
+}
 
 ServerStats Server::stats() const {
   const Impl& i = *impl_;

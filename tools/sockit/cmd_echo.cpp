@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "errors.hpp"
 #include "family_flags.hpp"
 #include "log.hpp"
+#include "metrics_server.hpp"
 #include "option_checks.hpp"
 #include "signals.hpp"
 #include "unix_file_options.hpp"
@@ -54,6 +56,7 @@ struct EchoArgs {
   UnixFileOptionSet unix_file_options;
   double bind_retry_s = kDefaultBindRetrySeconds;
   FamilyArgs family;
+  std::string metrics;  // --metrics ADDR (empty: none)
 };
 
 std::string_view signal_name(int signal) {
@@ -166,7 +169,8 @@ net::ServerOptions server_options(const EchoArgs& args) {
   return options;
 }
 
-int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd) {
+int run_stream_echo(const EchoArgs& args, const Address& address, const std::optional<Address>& metrics_at,
+                    int signal_fd) {
   const net::ServerOptions options = server_options(args);
   std::shared_ptr<EchoLimits> log_limits;
   if (verbose()) {
@@ -192,8 +196,18 @@ int run_stream_echo(const EchoArgs& args, const Address& address, int signal_fd)
                args.address, (*server)->backend(), FD_SETSIZE, args.max_connections, cap);
     std::fflush(stderr);
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (metrics_at) {
+    metrics = serve_metrics("echo", args.metrics, *metrics_at,
+                            [&echo = **server](MetricsSnapshot& out) { echo.append_metrics(out); });
+    if (!metrics) {
+      (*server)->shutdown(std::chrono::milliseconds(0));
+      return kExitFailure;
+    }
+  }
   announce_listening((*server)->local_address());
   auto stopped_by = wait_for_stop(**server, signal_fd, to_ms(args.stats_interval_s));
+  if (metrics) metrics->shutdown();  // before the server it reads
   // A second stop signal during the drain ends it: whoever presses Ctrl-C twice
   // wants out now, not after every slow client finished.
   int second_signal = 0;
@@ -262,6 +276,11 @@ int run_echo(const EchoArgs& args) {
   if (!address) return kExitUsage;
   if (const int status = check_combinations(args, *address); status != kExitOk) return status;
   if (auto why = args.unix_file_options.misuse(*address); !why.empty()) return usage_error(args, why);
+  std::optional<Address> metrics_at;
+  if (!args.metrics.empty()) {
+    metrics_at = metrics_address("echo", args.address, args.metrics);
+    if (!metrics_at) return kExitUsage;
+  }
   // Before the socket exists, so no signal can arrive while nothing is watching for
   // it, and before the Server's threads exist, so they inherit the blocked mask.
   auto signals = open_stop_signals();
@@ -270,7 +289,7 @@ int run_echo(const EchoArgs& args) {
     return kExitFailure;
   }
   // Streams and seqpacket: connections, on net::Server.
-  if (!address->is_datagram()) return run_stream_echo(args, *address, signals->get());
+  if (!address->is_datagram()) return run_stream_echo(args, *address, metrics_at, signals->get());
   return run_datagram_echo(args, *address, signals->get());
 }
 
@@ -314,6 +333,7 @@ Command add_echo_command(CLI::App& parent) {
   app->add_option("--stats-interval", args->stats_interval_s,
                   "Print a line of stats on stderr every SECONDS (0 = off, default)")
       ->transform(seconds_in(0, 86400));
+  args->connection_only.push_back(add_metrics_option(*app, args->metrics));
   args->max_frame_option =
       app->add_option("--max-frame", args->max_frame,
                       "Largest frame (length/line) or record (unix-seqpacket:), in bytes; a larger\n"
@@ -338,6 +358,10 @@ Command add_echo_command(CLI::App& parent) {
                   "closed, with byte counts. --backend select watches descriptors below 1024 only:\n"
                   "it lowers --max-conns to fit, with a warning, and refuses the excess.\n"
                   "A client that does not read its echo is not read from while 1 MiB waits for it.\n"
+                  "--metrics ADDR serves the server's counters (connections by outcome, live ones,\n"
+                  "bytes, the loops' figures, TCP RTT of the live connections) as GET /metrics in\n"
+                  "Prometheus's text format, on a loop thread of its own; it prints 'sockit: metrics\n"
+                  "on ADDR (GET /metrics)' first (the real port for port 0).\n"
                   "\n"
                   "Streams (tcp://, unix:, abstract) run on sockit's event loop and take every\n"
                   "option above. With --framing length or line each frame is echoed framed the\n"
@@ -366,6 +390,8 @@ Command add_echo_command(CLI::App& parent) {
                   "  sockit echo unix-dgram:/tmp/dgram.sock --max-frame 200000\n"
                   "  sockit echo unix-seqpacket:/tmp/records.sock --max-conns 10 --backend io_uring\n"
                   "  sockit echo unix:/tmp/echo.sock --mode 660 --group nogroup   # for the group only\n"
+                  "  sockit echo tcp://:7000 --threads 2 --metrics tcp://127.0.0.1:9100\n"
+                  "  curl -s http://127.0.0.1:9100/metrics    # what Prometheus scrapes\n"
                   "\n") +
       kAddressHelp);
   return {app, [args] { return run_echo(*args); }};

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "errors.hpp"
 #include "family_flags.hpp"
 #include "log.hpp"
+#include "metrics_server.hpp"
 #include "option_checks.hpp"
 #include "relay_datagram.hpp"
 #include "relay_stream.hpp"
@@ -56,6 +58,7 @@ struct RelayArgs {
   CLI::Option* reset_option = nullptr;
   CLI::Option* stall_option = nullptr;
   FamilyArgs family;  // -4/-6: both sides
+  std::string metrics;  // --metrics ADDR (empty: none)
 
   // The family for `side`'s socket: Unix sides take none (the library refuses one).
   [[nodiscard]] int family_for(const Address& side) const {
@@ -185,7 +188,8 @@ void print_stream_stats(std::string_view prefix, const StreamRelay& relay) {
   std::fflush(stderr);
 }
 
-int run_stream_relay(const RelayArgs& args, const Address& from, const Address& to) {
+int run_stream_relay(const RelayArgs& args, const Address& from, const Address& to,
+                     const std::optional<Address>& metrics_at) {
   auto signals = open_stop_signals();  // before the workers exist: they inherit the mask
   if (!signals) {
     print_error("relay", args.from, "signalfd", signals.error());
@@ -206,10 +210,20 @@ int run_stream_relay(const RelayArgs& args, const Address& from, const Address& 
     print_error("relay", args.from, relay.error());
     return kExitFailure;
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (metrics_at) {
+    metrics = serve_metrics("relay", args.metrics, *metrics_at,
+                            [&served = **relay](MetricsSnapshot& out) { served.append_metrics(out); });
+    if (!metrics) {
+      (*relay)->shutdown(std::chrono::milliseconds(0));
+      return kExitFailure;
+    }
+  }
   announce_listening((*relay)->local_address());
   announce_faults(fault_options(args), args);
   auto stopped = wait_for_stop_signal(signals->get(), s_to_ms(args.stats_interval_s),
                                       [&] { print_stream_stats("sockit: stats: ", **relay); });
+  if (metrics) metrics->shutdown();  // before the relay it reads
   (*relay)->shutdown(kShutdownGrace);
   if (!stopped) {
     print_error("relay", args.from, "poll", stopped.error());
@@ -283,11 +297,16 @@ int run_relay(RelayArgs& args) {
   auto to = parse_address_arg(args.to);
   if (!to) return kExitUsage;
   if (const int status = check_combinations(args, *from, *to); status != kExitOk) return status;
+  std::optional<Address> metrics_at;
+  if (!args.metrics.empty()) {
+    metrics_at = metrics_address("relay", args.from, args.metrics);
+    if (!metrics_at) return kExitUsage;
+  }
   if (args.seed_option->count() == 0) args.seed = std::random_device{}();
   auto target = resolved(args, *to);
   if (!target) return kExitFailure;
   if (from->is_datagram()) return run_datagram_relay(args, *from, *target);
-  return run_stream_relay(args, *from, *target);
+  return run_stream_relay(args, *from, *target, metrics_at);
 }
 
 }  // namespace
@@ -345,6 +364,7 @@ Command add_relay_command(CLI::App& parent) {
                                        "Stop forwarding a direction once it carried BYTES (the\n"
                                        "connections stay open)")
                            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62));
+  args->stream_only.push_back(add_metrics_option(*app, args->metrics));
   args->stream_only.push_back(args->reset_option);
   args->stream_only.push_back(args->stall_option);
   add_family_flags(*app, args->family, FamilyRole::relay);
@@ -370,6 +390,9 @@ Command add_relay_command(CLI::App& parent) {
           "direction of each client draws from its own generator seeded from --seed.\n"
           "Prints 'sockit: listening on ADDR' once bound; SIGINT/SIGTERM print one stats\n"
           "line and exit 0 (open clients get 2 s to finish).\n"
+          "--metrics ADDR (streams) serves the relay's counters as GET /metrics in\n"
+          "Prometheus's text format (as for `sockit echo`, plus the bytes forwarded each\n"
+          "way and the failed connects to TO).\n"
           "-4/-6 pick the IPv4 or IPv6 address of a host name that has both, on every IP side:\n"
           "FROM is bound to it, TO is reached at it (an empty host: 127.0.0.1 or [::1]). A name\n"
           "with none of that family is exit 1; no IP side, or an IP address of the other\n"
@@ -380,6 +403,7 @@ Command add_relay_command(CLI::App& parent) {
           "  sockit relay unix:/tmp/db.sock tcp://db.internal:5432 # and the reverse\n"
           "  sockit relay tcp://:9000 tcp://127.0.0.1:8000 --delay 50 --jitter 10 --rate 2\n"
           "  sockit relay tcp://:9000 tcp://127.0.0.1:8000 --reset-after 100000 -v\n"
+          "  sockit relay tcp://:8080 unix:/run/app.sock --metrics tcp://127.0.0.1:9101\n"
           "  sockit relay -6 tcp://localhost:8080 tcp://localhost:80     # [::1]:8080 to [::1]:80\n"
           "  sockit relay udp://:5353 udp://127.0.0.1:53 --loss 5% --loss-burst 3 --seed 1\n"
           "  sockit relay udp://:7000 unix-dgram:/tmp/svc.sock --reorder 10 --duplicate 1\n"

@@ -286,4 +286,23 @@ Result<std::unique_ptr<StreamRelay>> StreamRelay::start(const Address& from, Str
   return relay;
 }
 
+void StreamRelay::append_metrics(MetricsSnapshot& out) const {
+  server_->append_metrics(out);
+  const StreamRelayCounters& c = *counters_;
+  const auto value = [](const std::atomic<std::uint64_t>& n) {
+    return static_cast<double>(n.load(std::memory_order_relaxed));
+  };
+  out.add_counter("sockit_relay_forwarded_bytes_total",
+                  "Bytes forwarded (direction: up, client to TO; down, TO to client).", value(c.bytes_up),
+                  {{"direction", "up"}});
+  out.add_counter("sockit_relay_forwarded_bytes_total",
+                  "Bytes forwarded (direction: up, client to TO; down, TO to client).", value(c.bytes_down),
+                  {{"direction", "down"}});
+  out.add_counter("sockit_relay_connect_failed_total", "Clients reset because the connection to TO failed.",
+                  value(c.connect_failed));
+  out.add_counter("sockit_relay_resets_injected_total", "Clients reset by --reset-after.", value(c.resets_injected));
+  out.add_counter("sockit_relay_stalls_injected_total", "Directions stalled by --stall-after.",
+                  value(c.stalls_injected));
+}
+
 }  // namespace sockit::cli

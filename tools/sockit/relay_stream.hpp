@@ -61,6 +61,10 @@ class StreamRelay {
   [[nodiscard]] const std::string& backend() const { return server_->backend(); }
   [[nodiscard]] net::ServerStats server_stats() const { return server_->stats(); }
   [[nodiscard]] const StreamRelayCounters& counters() const { return *counters_; }
+  // The server's metrics (net::Server::append_metrics: the clients' side) and the
+  // relay's own counters (sockit_relay_*, docs/METRICS.md). Any thread while the
+  // relay runs.
+  void append_metrics(MetricsSnapshot& out) const;
   // Stops accepting; open clients get `grace` to finish, then are reset.
   void shutdown(std::chrono::milliseconds grace) { server_->shutdown(grace); }
 

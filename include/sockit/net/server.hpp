@@ -31,8 +31,11 @@
 // waiting, and an edge-triggered or io_uring accept would retry at once: 100% CPU)
 // until one of the server's connections closes, or for 50 ms at most.
 //
-// Threads: create/start/shutdown/stats from any one controlling thread; the
-// on_connection handler runs on the connection's worker thread.
+// Threads: create/start/shutdown from any one controlling thread; the
+// on_connection handler runs on the connection's worker thread. stats(),
+// tcp_summary() and append_metrics() may also be called from any other thread
+// while the server runs (a metrics exporter's), never concurrently with the
+// Server's destruction.
 #pragma once
 
 #include <sys/types.h>
@@ -50,7 +53,9 @@
 #include "sockit/address.hpp"
 #include "sockit/ancillary.hpp"
 #include "sockit/listener.hpp"
+#include "sockit/metrics.hpp"
 #include "sockit/net/connection.hpp"
+#include "sockit/tcp_options.hpp"
 
 namespace sockit::net {
 
@@ -174,11 +179,25 @@ class Server {
   void shutdown(std::chrono::milliseconds deadline, const std::function<bool()>& cut_short);
 
   [[nodiscard]] ServerStats stats() const;
+  // TCP_INFO over the live connections (a TCP server's; empty for Unix, before
+  // start() and once shutdown() began), read by a task posted to each worker loop,
+  // since only a connection's loop thread may touch its socket. Waits at most
+  // `within` for the workers: one that does not answer in time (busy for that
+  // long) is left out of the summary rather than hold the caller. Called on a
+  // worker's own thread, that worker's part is read directly (no wait on itself).
+  [[nodiscard]] TcpInfoSummary tcp_summary(std::chrono::milliseconds within = std::chrono::seconds(1)) const;
+  // Everything the server knows as metrics samples (net/metrics.hpp,
+  // docs/METRICS.md): stats(), the connection cap, the worker count, the backend
+  // and its fallbacks, and for TCP tcp_summary(within). `labels` go on every sample.
+  void append_metrics(MetricsSnapshot& out, const MetricLabels& labels = {},
+                      std::chrono::milliseconds within = std::chrono::seconds(1)) const;
   // The connection cap in force: ServerOptions::max_connections, lowered by
   // create() on a backend that cannot watch descriptors past a number (select:
   // FD_SETSIZE) to the free descriptor numbers below it. A connection whose
   // descriptor still lands past it is refused and counted as refused_max_connections.
   [[nodiscard]] std::size_t max_connections() const noexcept;
+  // Worker threads (ServerOptions::threads, at least 1).
+  [[nodiscard]] unsigned threads() const noexcept;
   [[nodiscard]] const Address& local_address() const noexcept { return local_address_; }
   [[nodiscard]] const std::string& backend() const noexcept { return backend_name_; }
   // The backend's "feature: reason" for each feature it could not use (the same on
