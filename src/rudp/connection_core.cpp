@@ -108,9 +108,8 @@ void ConnectionCore::Impl::close(Instant now) {
 
 std::optional<Message> ConnectionCore::Impl::receive() {
   auto message = assembler_.pop();
-  if (!message) return std::nullopt;
-  check_window_update();
-  return Message{message->channel, message->mode, std::move(message->data)};
+  if (message) check_window_update();
+  return message;
 }
 
 // MAX_DATA goes out when less than half the window is left of the last grant.

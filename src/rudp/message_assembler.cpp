@@ -185,13 +185,13 @@ void MessageAssembler::complete(Channel& ch, std::uint8_t channel, std::uint64_t
 
 void MessageAssembler::to_inbox(Channel& ch, std::uint8_t channel, std::vector<std::byte> data) {
   charge(data.size() + kOverhead, !is_reliable(ch.mode));
-  inbox_.push_back(ReceivedMessage{channel, ch.mode, std::move(data)});
+  inbox_.push_back(Message{channel, ch.mode, std::move(data)});
   ++delivered_;
 }
 
-std::optional<ReceivedMessage> MessageAssembler::pop() {
+std::optional<Message> MessageAssembler::pop() {
   if (inbox_.empty()) return std::nullopt;
-  ReceivedMessage message = std::move(inbox_.front());
+  Message message = std::move(inbox_.front());
   inbox_.pop_front();
   const bool reliable = is_reliable(message.mode);
   release(message.data.size() + kOverhead, !reliable);

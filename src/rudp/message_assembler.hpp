@@ -19,6 +19,7 @@
 
 #include "rudp/packet.hpp"
 #include "sockit/rudp/config.hpp"
+#include "sockit/rudp/connection_core.hpp"
 
 namespace sockit::rudp {
 
@@ -27,12 +28,6 @@ struct ReassemblyBudget {
   std::uint64_t used = 0;
   std::uint64_t limit = 0;
   std::uint64_t dropped = 0;  // packets refused unacknowledged because `used` would exceed `limit`
-};
-
-struct ReceivedMessage {
-  std::uint8_t channel = 0;
-  DeliveryMode mode = DeliveryMode::reliable_ordered;
-  std::vector<std::byte> data;
 };
 
 class MessageAssembler {
@@ -55,7 +50,7 @@ class MessageAssembler {
   // Applies a valid fragment; returns the new (not duplicate) reliable payload bytes.
   std::uint64_t apply(const wire::Frame& fragment);
 
-  std::optional<ReceivedMessage> pop();
+  std::optional<Message> pop();
   bool has_message() const { return !inbox_.empty(); }
 
   std::uint64_t held_bytes() const { return held_; }
@@ -97,7 +92,7 @@ class MessageAssembler {
   std::uint32_t max_message_;
   std::uint64_t max_unreliable_;
   ReassemblyBudget& budget_;
-  std::deque<ReceivedMessage> inbox_;
+  std::deque<Message> inbox_;
   std::uint64_t held_ = 0;
   std::uint64_t unreliable_held_ = 0;
   std::uint64_t reliable_consumed_ = 0;

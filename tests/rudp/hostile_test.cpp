@@ -202,7 +202,9 @@ TEST(RudpHostile, ADeadPeerIsReportedWithinTheIdleTimeout) {
 
     const Instant cut = pair.net->now();
     pair.net->blackhole(1);  // the server's packets vanish
-    if (busy) ASSERT_TRUE(pair.client_connection->send(Bytes(100'000, std::byte{2}), 0).has_value());
+    if (busy) {
+      ASSERT_TRUE(pair.client_connection->send(Bytes(100'000, std::byte{2}), 0).has_value());
+    }
     ASSERT_TRUE(pair.net->run_until(
         [&] {
           pair.take_events();

@@ -55,13 +55,7 @@ class SimNetwork {
   // One step: everything both endpoints want to send goes on the wire, then time
   // advances to the next event and it happens. False when nothing is left to happen.
   bool step() {
-    flush(0);
-    flush(1);
-    std::optional<rudp::Instant> next;
-    if (!queue_.empty()) next = queue_.top().deliver;
-    for (auto* end : ends_) {
-      if (auto t = end->next_timeout(); t && (!next || *t < *next)) next = *t;
-    }
+    const auto next = flush_and_find_next();
     if (!next) return false;
     now_ = std::max(now_, *next);
     while (!queue_.empty() && queue_.top().deliver <= now_) {
@@ -101,13 +95,7 @@ class SimNetwork {
   void run_for(rudp::Duration span, const std::function<void()>& each_step = {}) {
     const rudp::Instant end = now_ + span;
     for (int still = 0;; ) {
-      flush(0);
-      flush(1);
-      std::optional<rudp::Instant> next;
-      if (!queue_.empty()) next = queue_.top().deliver;
-      for (auto* e : ends_) {
-        if (auto t = e->next_timeout(); t && (!next || *t < *next)) next = *t;
-      }
+      const auto next = flush_and_find_next();
       if (!next || *next > end) {
         now_ = end;
         return;
@@ -135,6 +123,19 @@ class SimNetwork {
     std::vector<std::byte> bytes;
     bool operator>(const InFlight& o) const { return deliver != o.deliver ? deliver > o.deliver : seq > o.seq; }
   };
+
+  // Puts what both ends want to send on the wire; returns when the next thing
+  // happens (a delivery or a timeout), if anything is left to happen.
+  std::optional<rudp::Instant> flush_and_find_next() {
+    flush(0);
+    flush(1);
+    std::optional<rudp::Instant> next;
+    if (!queue_.empty()) next = queue_.top().deliver;
+    for (auto* end : ends_) {
+      if (auto t = end->next_timeout(); t && (!next || *t < *next)) next = *t;
+    }
+    return next;
+  }
 
   void flush(int side) {
     while (auto t = ends_[side]->poll_transmit(now_, buffer_)) {
