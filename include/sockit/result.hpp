@@ -46,6 +46,8 @@ enum class errc {
   no_address_of_family,    // the host has no address of the family asked for (IPv4/IPv6)
   ring_corrupt,            // a shared-memory ring's shared state is inconsistent (a faulty or hostile peer)
   malformed_reply,         // a kernel reply (sock_diag netlink) that does not parse
+  malformed_packet,        // a reliable-UDP packet that does not parse (dropped and counted)
+  protocol_violation,      // a reliable-UDP peer broke the protocol (e.g. overran its flow-control window)
 };
 
 const std::error_category& error_category() noexcept;

@@ -32,6 +32,8 @@ class SockitCategory final : public std::error_category {
       case errc::no_address_of_family: return "no address of the requested family (IPv4 or IPv6)";
       case errc::ring_corrupt: return "the shared-memory ring is inconsistent (its peer wrote it wrongly)";
       case errc::malformed_reply: return "malformed reply from the kernel (sock_diag netlink)";
+      case errc::malformed_packet: return "malformed reliable-UDP packet";
+      case errc::protocol_violation: return "the reliable-UDP peer broke the protocol";
     }
     return "unknown sockit error";
   }
