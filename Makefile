@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := ninja-build pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
                 libcli11-dev libfmt-dev liburing-dev \
                 python3 socat ncat netcat-openbsd procps iproute2 \
-                help2man dpkg-dev file gnuplot-nox prometheus-cpp-dev
+                help2man dpkg-dev file gnuplot-nox prometheus-cpp-dev curl
 # gnuplot-nox: `sockit bench --plot` (its test skips without it).
 # prometheus-cpp-dev: the CLI's --metrics text (TextSerializer; docs/METRICS.md).
 # help2man: the man pages; dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB's
